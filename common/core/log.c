@@ -51,7 +51,7 @@ static void s_json_escape(char *dst, size_t cap, const char *src) {
 }
 
 void xt_log_write(xt_log_level level, const char *fmt, ...) {
-    char msg[2048], line[4608], ts[40];
+    char msg[2048], line[8448], ts[64];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -66,7 +66,7 @@ void xt_log_write(xt_log_level level, const char *fmt, ...) {
              (int)(t.tv_nsec / 1000000));
     int n;
     if (s_log.json) {
-        char esc[4096];
+        char esc[8192];
         s_json_escape(esc, sizeof esc, msg);
         n = snprintf(line, sizeof line,
                      "{\"pid\":%d,\"role\":\"%c\",\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"%s\"}\n",
