@@ -10,7 +10,7 @@
 //  - eps = 1e-5 by default: sb3-contrib RecurrentPPO (seed 003's reference)
 //    builds Adam with eps 1e-5, not PyTorch's 1e-8. It is a parameter.
 //  - weight decay is decoupled (AdamW: p -= lr * wd * p), 0 by default.
-//  - clipping scales by max_norm / (norm + 1e-6) when norm > max_norm, as
+//  - clipping scales by max_norm / (norm + 1e-6) when that is < 1, as
 //    torch.nn.utils.clip_grad_norm_; the norm is accumulated in double.
 //
 // The slab functions exist in float and double (_f64), from one implementation.
@@ -53,7 +53,7 @@ double xt_adam_grad_norm(const float *grads, size_t n);
 
 // Computes the global norm into *norm (pre-clip). If it is not finite returns
 // XT_ENUMERIC and leaves grads untouched (the caller skips the update);
-// otherwise scales grads by max_norm / (norm + 1e-6) when norm > max_norm
+// otherwise scales grads by max_norm / (norm + 1e-6) when that factor is < 1
 // (max_norm <= 0 disables clipping) and returns 0.
 int xt_adam_clip_grads(double *norm, float *grads, size_t n, double max_norm);
 

@@ -36,7 +36,8 @@ int xt_heads_cat_forward(float *logp, float *entropy, float *probs, const float 
                          const uint8_t *mask, const int32_t *actions, int N, int A);
 
 // dlogp [N], dentropy [N] (either may be NULL = zero), probs [N,A] from forward,
-// actions [N] -> dlogits [N,A] +=. Masked entries (probs == 0) get exactly 0.
+// actions [N] -> dlogits [N,A] +=. Masked entries (probs == 0) get exactly 0,
+// except the taken action of an anomalous row (whose logp was -inf).
 void xt_heads_cat_backward(float *dlogits, const float *dlogp, const float *dentropy,
                            const float *probs, const int32_t *actions, int N, int A);
 

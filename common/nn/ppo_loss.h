@@ -46,6 +46,8 @@ typedef struct {
 // valid (uint8, NULL = all valid).
 // Outputs: stats, and dlogp, dentropy, dvalue [N]: d loss / d input, written
 // (not accumulated), 0 for padding. With no valid sample everything is 0.
+// A non-finite input on a valid sample sets stats->loss to NaN (the caller
+// then skips the update, DESIGN.md section 5).
 void xt_ppo_loss(xt_ppo_stats *stats, float *dlogp, float *dentropy, float *dvalue,
                  const float *logp, const float *entropy, const float *value,
                  const float *old_logp, const float *adv, const float *ret,
