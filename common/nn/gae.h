@@ -31,7 +31,7 @@
 
 // rewards [T,B], values [T+1,B], terminated [T,B], truncated [T,B] (uint8 0/1;
 // truncated may be NULL = none), trunc_value [T,B] or NULL (read only where
-// truncated) -> adv [T,B], ret [T,B]. Index (t, b) is t * B + b.
+// truncated) -> adv [T,B], ret [T,B] (distinct buffers). Index (t, b) is t * B + b.
 void xt_gae_compute(float *adv, float *ret, const float *rewards, const float *values,
                     const uint8_t *terminated, const uint8_t *truncated, const float *trunc_value,
                     float gamma, float lambda, int T, int B);
