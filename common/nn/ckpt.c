@@ -13,6 +13,7 @@
 #include "core/crc32.h"
 #include "core/fileio.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -390,6 +391,7 @@ int xt_ckpt_n_sections(const xt_ckpt *self) {
 }
 
 void xt_ckpt_section_at(const xt_ckpt *self, int i, xt_ckpt_section *out) {
+    assert(i >= 0 && i < self->n);
     *out = self->secs[i];
 }
 

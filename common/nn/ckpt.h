@@ -77,7 +77,8 @@ typedef struct {
 int xt_ckpt_open(xt_ckpt **out, const char *path, xt_err *err);
 
 // Same over a caller buffer (not copied; keep it alive while *out is open);
-// label stands for the path in errors.
+// label stands for the path in errors. Payloads are 64-byte aligned only if
+// buf is (malloc gives 16): copy out with memcpy, or align the buffer.
 int xt_ckpt_open_mem(xt_ckpt **out, const void *buf, size_t len, const char *label, xt_err *err);
 
 void xt_ckpt_destroy(xt_ckpt **self_p);
