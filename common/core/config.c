@@ -832,9 +832,3 @@ const char *xt_config_key_path(int k, char *buf, size_t cap) {
     snprintf(buf, cap, "%s.%s", s_rows[k].sec, s_rows[k].key);
     return buf;
 }
-
-double xt_config_sched_at(const xt_cfg_sched *s, int64_t step) {
-    double v = s->n > 0 ? s->value[0] : 0;
-    for (int i = 0; i < s->n && s->step[i] <= step; i++) v = s->value[i];
-    return v;
-}

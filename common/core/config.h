@@ -115,7 +115,4 @@ int xt_config_enum_index(int k, const char *name);
 int xt_config_key_count(void);
 const char *xt_config_key_path(int k, char *buf, size_t cap);
 
-// Entropy coefficient (or any SCHED) at step: value of the last entry with step <= s.
-double xt_config_sched_at(const xt_cfg_sched *s, int64_t step);
-
 #endif

@@ -31,11 +31,10 @@ static void t_defaults(void **s) {
     assert_string_equal(c.data_symbols.v[3], "EURUSD");
     assert_int_equal(c.data_base_timeframe, 900);
     assert_int_equal(c.ppo_ent_schedule.n, 3);
-    assert_true(xt_config_sched_at(&c.ppo_ent_schedule, 0) == 0.02);
-    assert_true(xt_config_sched_at(&c.ppo_ent_schedule, 249999) == 0.02);
-    assert_true(xt_config_sched_at(&c.ppo_ent_schedule, 250000) == 0.01);
-    assert_true(xt_config_sched_at(&c.ppo_ent_schedule, 999999) == 0.01);
-    assert_true(xt_config_sched_at(&c.ppo_ent_schedule, 1000000) == 0.005);
+    // Seed 003: 0.02 until 250k steps, 0.01 until 1M, then 0.005.
+    assert_true(c.ppo_ent_schedule.step[0] == 0 && c.ppo_ent_schedule.value[0] == 0.02);
+    assert_true(c.ppo_ent_schedule.step[1] == 250000 && c.ppo_ent_schedule.value[1] == 0.01);
+    assert_true(c.ppo_ent_schedule.step[2] == 1000000 && c.ppo_ent_schedule.value[2] == 0.005);
     assert_int_equal(c.env_position_levels.n, 5);
     assert_true(c.env_position_levels.v[1] == -0.5);
     assert_int_equal(c.model_mlp.n, 2);
