@@ -1,11 +1,10 @@
-// cli_data.h - `xtrade data ...` subcommands.
+// cli_data.h - `xtrade data ...` subcommands (see cli.h for conventions).
 #ifndef XT_CLI_DATA_H
 #define XT_CLI_DATA_H
 
-// `xtrade data inspect FILE.csv [--format auto|generic|binance|forex]
-//  [--timeframe 15m] [--symbol NAME] [--gap-policy fill|reject]`.
-// argv holds the arguments after "inspect" (argv[argc] is not read).
-// Returns the process exit status: 0 ok, 1 bad data, 2 bad arguments.
+int xt_cli_data_synth(int argc, char **argv);
 int xt_cli_data_inspect(int argc, char **argv);
+int xt_cli_data_features(int argc, char **argv);
+int xt_cli_data_build(int argc, char **argv);
 
 #endif
