@@ -2,6 +2,7 @@
 // training would and print what was found: format, timeframe, range, holes
 // (gaps filled or rejected, market closures) and basic statistics.
 // stdout carries the report; errors are one line on stderr.
+#include "cli.h"
 #include "cli_data.h"
 
 #include "core/err.h"
@@ -49,8 +50,7 @@ static const char *s_value(int argc, char **argv, int *i, const char *name) {
 }
 
 static int s_bad_arg(const char *what, const char *value) {
-    fprintf(stderr, "xtrade data inspect: %s \"%s\"\n%s\n", what, value, S_USAGE);
-    return 2;
+    return xt_cli_fail(2, "data inspect: %s \"%s\" (%s)", what, value, S_USAGE);
 }
 
 static int s_parse_args(int argc, char **argv, s_args *a) {
@@ -82,10 +82,7 @@ static int s_parse_args(int argc, char **argv, s_args *a) {
             a->path = argv[i];
         }
     }
-    if (!a->path) {
-        fprintf(stderr, "xtrade data inspect: no file given\n%s\n", S_USAGE);
-        return 2;
-    }
+    if (!a->path) return xt_cli_fail(2, "data inspect: no file given (%s)", S_USAGE);
     return 0;
 }
 
@@ -156,10 +153,7 @@ int xt_cli_data_inspect(int argc, char **argv) {
     xt_bars b;
     xt_csv_report r;
     xt_err err = {0};
-    if (xt_csv_load(&b, &r, a.path, a.symbol, &a.opts, &err)) {
-        fprintf(stderr, "xtrade data inspect: %s\n", err.msg);
-        return 1;
-    }
+    if (xt_csv_load(&b, &r, a.path, a.symbol, &a.opts, &err)) return xt_cli_fail(1, "%s", err.msg);
     s_print(&a, &b, &r);
     xt_bars_free(&b);
     return 0;

@@ -79,7 +79,7 @@ timestamp,open,high,low,close,volume
 2024-01-01T00:00:00Z,100,101,99,100.5,10
 2024-01-01T00:15:00Z,100,99.5,99,100.2,10
 CSV
-expect 1 "" "xtrade data inspect: $TMP/bad.csv:3: high 99.5 is below max(open, close) = 100.2" -- "$TMP/bad.csv"
+expect 1 "" "xtrade: $TMP/bad.csv:3: high 99.5 is below max(open, close) = 100.2" -- "$TMP/bad.csv"
 printf 'timestamp,open,high,low,close,volume\n2024-01-01T00:00:00Z,1,2,0.5,1.2.3,3\n' >"$TMP/num.csv"
 expect 1 "" "num.csv:2: close: cannot parse \"1.2.3\" as a number" -- "$TMP/num.csv"
 : >"$TMP/empty.csv"
@@ -91,13 +91,14 @@ expect 1 "" "random.csv" -- "$TMP/random.csv"
 expect 1 "" "missing.csv: cannot open" -- "$TMP/missing.csv"
 [ "$(wc -l <"$TMP/err")" -eq 1 ] || fail "data errors should be one line on stderr"
 
-# ---- bad arguments: exit status 2 with the usage
+# ---- bad arguments: exit status 2, one line with the usage
 expect 2 "" "no file given" --
 expect 2 "" "--format: unknown format \"json\"" -- "$TMP/bad.csv" --format json
 expect 2 "" "--timeframe: expected e.g. 1m, 15m, 1h, 4h, 1d, got \"15x\"" -- "$TMP/bad.csv" --timeframe 15x
 expect 2 "" "--gap-policy: expected fill or reject, got \"skip\"" -- "$TMP/bad.csv" --gap-policy skip
 expect 2 "" "unknown option \"--frobnicate\"" -- "$TMP/bad.csv" --frobnicate
 expect 2 "" "one file at a time" -- "$TMP/bad.csv" "$TMP/num.csv"
+[ "$(wc -l <"$TMP/err")" -eq 1 ] || fail "usage errors should be one line on stderr"
 expect 2 "" "usage: xtrade data inspect FILE.csv" -- --format
 expect 0 "usage: xtrade data inspect" "" -- --help
 
