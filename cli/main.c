@@ -1,6 +1,7 @@
 // main.c - the xtrade CLI: dispatch of `xtrade <group> [<verb>] ...` to the
 // cli/cmd_*.c subcommands. Only this file exits.
 #include "cli.h"
+#include "cli_data.h"
 
 #include "core/log.h"
 
@@ -17,6 +18,10 @@ typedef struct {
 
 static const s_cmd s_cmds[] = {
     {"config", NULL, xt_cli_config, "config --dump FILE | --reference    effective config / key reference"},
+    {"data", "synth", xt_cli_data_synth, "data synth --config FILE --out DIR    write the synthetic market as CSV"},
+    {"data", "inspect", xt_cli_data_inspect, "data inspect FILE.csv                 rows, range, format, gaps, stats"},
+    {"data", "features", xt_cli_data_features, "data features --input FILE.csv --out OUT.csv   indicator columns per row"},
+    {"data", "build", xt_cli_data_build, "data build --config FILE             build normalized feature caches"},
 };
 
 static void s_usage(FILE *out) {

@@ -688,6 +688,9 @@ int xt_config_validate(const xt_config *cfg, xt_err *err) {
                 return xt_err_set(err, XT_EINVAL, "%s[%d]: lies outside data.start..data.end", WHERE(XT_CFGK_folds_explicit), i);
         }
     } else {
+        if (cfg->folds_explicit.n > 0)
+            return xt_err_set(err, XT_EINVAL, "%s: folds are listed but folds.mode is not explicit; add folds.mode: explicit",
+                              WHERE(XT_CFGK_folds_explicit));
         int64_t need = (cfg->folds_train_days + cfg->folds_purge_days + cfg->folds_test_days) * 86400;
         if (cfg->data_end - cfg->data_start < need)
             return xt_err_set(err, XT_EINVAL, "%s: train_days + purge_days + test_days exceed the data range",

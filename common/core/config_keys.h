@@ -108,7 +108,7 @@
     X(ppo, eval_every, INT, "10", 0, 1000000, "", "Updates between validation runs (EvalCallback); 0 disables.") \
     X(ppo, validation_fraction, DBL, "0.1", 0, 0.5, "", "Tail of the train window held out for validation.") \
     /* ---- folds */ \
-    X(folds, mode, ENUM, "explicit", 0, 0, "explicit|expanding|rolling", "Walk-forward folds: listed, or generated expanding/rolling.") \
+    X(folds, mode, ENUM, "rolling", 0, 0, "explicit|expanding|rolling", "Walk-forward folds: listed, or generated expanding/rolling (default: seed 002's rolling 180d/30d/30d).") \
     X(folds, explicit, FOLDS, "[]", 0, 64, "", "With mode explicit: [{train_start, train_end, test_start, test_end}, ...] (ISO dates, ends exclusive).") \
     X(folds, train_days, INT, "180", 1, 100000, "", "Generated folds: train length in days (seed 002: 180).") \
     X(folds, test_days, INT, "30", 1, 100000, "", "Generated folds: test length in days.") \

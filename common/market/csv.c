@@ -829,7 +829,7 @@ int xt_csv_load(xt_bars *out, xt_csv_report *rep, const char *path, const char *
     memset(out, 0, sizeof *out);
     if (o.format < XT_CSV_AUTO || o.format > XT_CSV_FOREX)
         return xt_err_set(err, XT_EINVAL, "%s: unknown CSV format %d", path, (int)o.format);
-    if (o.gaps != XT_GAP_FILL && o.gaps != XT_GAP_REJECT)
+    if (o.gaps != XT_GAP_FILL && o.gaps != XT_GAP_REJECT && o.gaps != XT_GAP_KEEP)
         return xt_err_set(err, XT_EINVAL, "%s: unknown gap policy %d", path, (int)o.gaps);
     if (o.tf_sec < 0)
         return xt_err_set(err, XT_EINVAL, "%s: timeframe %d s is negative", path, o.tf_sec);
@@ -856,13 +856,16 @@ int xt_csv_load(xt_bars *out, xt_csv_report *rep, const char *path, const char *
         rep->closure_bars = thr;
         rc = s_scan_gaps(&L, o.gaps, thr, &fill);
     }
-    if (!rc && fill > 0) rc = s_fill(&L, thr, fill);
+    if (!rc && fill > 0 && o.gaps != XT_GAP_KEEP) rc = s_fill(&L, thr, fill);
     free(L.lines);
     if (rc) {
         xt_bars_free(out);
         return rc;
     }
-    if (rep->n_gaps) {
+    if (rep->n_gaps && o.gaps == XT_GAP_KEEP) {
+        xt_info("%s: %lld gap%s left as holes (gap policy keep)", path, (long long)rep->n_gaps,
+                rep->n_gaps == 1 ? "" : "s");
+    } else if (rep->n_gaps) {
         char t0[32];
         xt_info("%s: filled %lld bars in %lld gap%s (longest %lld bars from %s)", path,
                 (long long)rep->rows_filled, (long long)rep->n_gaps, rep->n_gaps == 1 ? "" : "s",
@@ -887,12 +890,13 @@ int xt_csv_format_parse(const char *s, xt_csv_format *f) {
 }
 
 const char *xt_gap_policy_name(xt_gap_policy p) {
-    return p == XT_GAP_FILL ? "fill" : p == XT_GAP_REJECT ? "reject" : "unknown";
+    return p == XT_GAP_FILL ? "fill" : p == XT_GAP_REJECT ? "reject" : p == XT_GAP_KEEP ? "keep" : "unknown";
 }
 
 int xt_gap_policy_parse(const char *s, xt_gap_policy *p) {
     if (strcmp(s, "fill") == 0) *p = XT_GAP_FILL;
     else if (strcmp(s, "reject") == 0) *p = XT_GAP_REJECT;
+    else if (strcmp(s, "keep") == 0) *p = XT_GAP_KEEP;
     else return XT_EINVAL;
     return 0;
 }

@@ -40,7 +40,8 @@ typedef enum { XT_CSV_AUTO = 0, XT_CSV_GENERIC, XT_CSV_BINANCE, XT_CSV_FOREX } x
 // FILL (the zero value): forward-fill each missing expected bar with
 // open = high = low = close = previous close and volume 0.
 // REJECT: the first gap fails the load with its line and extent.
-typedef enum { XT_GAP_FILL = 0, XT_GAP_REJECT } xt_gap_policy;
+// KEEP reports gaps but leaves them as holes (one bar out per row in: `data features`).
+typedef enum { XT_GAP_FILL = 0, XT_GAP_REJECT, XT_GAP_KEEP } xt_gap_policy;
 
 typedef struct {
     xt_csv_format format;     // XT_CSV_AUTO: detect from the first line

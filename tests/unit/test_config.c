@@ -122,6 +122,8 @@ static void t_errors(void **s) {
     s_expect_error("ppo:\n  ent_schedule: [[0, 0.1], [0, 0.2]]\n", "ppo.ent_schedule[1]: steps must increase");
     s_expect_error("folds:\n  mode: explicit\n  explicit: [{train_start: 2020-01-01, train_end: 2021-01-01, test_start: 2020-06-01, test_end: 2022-01-01}]\n",
                    "folds.explicit[0]: dates must satisfy train_start < train_end <= test_start < test_end");
+    s_expect_error("folds:\n  explicit: [{train_start: 2020-01-01, train_end: 2021-01-01, test_start: 2021-01-01, test_end: 2022-01-01}]\n",
+                   "folds.explicit: folds are listed but folds.mode is not explicit");
     s_expect_error("folds:\n  explicit: [{train_start: 2020-01-01, train_end: 2021-01-01, test_end: 2022-01-01}]\n",
                    "folds.explicit[0]: missing test_start");
     s_expect_error("folds:\n  explicit: [{train_begin: 2020-01-01}]\n", "folds.explicit[0]: unknown key \"train_begin\"");
