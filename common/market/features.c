@@ -249,10 +249,10 @@ int xt_features_build(xt_features *f, const xt_bars *base, int k, int tf_sec, co
     free(grid);
     char *p = mem + (size_t)n * sizeof(int64_t);
     double **cols[6] = {f->open, f->high, f->low, f->close, f->volume, f->atr};
-    for (int a = 0; a < k; a++) {
+    // 8-byte arrays first, then 4-byte, then bytes: every array stays aligned.
+    for (int a = 0; a < k; a++)
         for (int c = 0; c < 6; c++) cols[c][a] = (double *)p, p += (size_t)n * sizeof(double);
-        f->market[a] = (float *)p, p += (size_t)n * XT_FEAT_MARKET * sizeof(float);
-    }
+    for (int a = 0; a < k; a++) f->market[a] = (float *)p, p += (size_t)n * XT_FEAT_MARKET * sizeof(float);
     f->time3 = (float *)p, p += (size_t)n * 3 * sizeof(float);
     f->cross2 = (float *)p, p += (size_t)n * 2 * sizeof(float);
     for (int a = 0; a < k; a++) f->stale[a] = (uint8_t *)p, p += (size_t)n;
