@@ -2,6 +2,7 @@
 //
 // W [O, I] (PyTorch nn.Linear layout), b [O]:
 //   out[N, O] = act(in[N, I] . W^T + b),  act = ReLU or identity.
+// The ReLU lets NaN through (as torch.relu), so a NaN reaches the loss.
 // Every function exists in float and double (_f64) from one source.
 // Nothing allocates; BLAS threading is whatever the caller set.
 #ifndef XT_DENSE_H
@@ -22,7 +23,7 @@ void xt_dense_backward(float *din, float *dw, float *db, const float *dout, cons
 void xt_dense_backward_f64(double *din, double *dw, double *db, const double *dout,
                            const double *in, const double *w, int N, int I, int O);
 
-// ReLU backward in place: dy[k] = y[k] > 0 ? dy[k] : 0, y = the ReLU output.
+// ReLU backward in place: dy[k] = y[k] <= 0 ? 0 : dy[k], y = the ReLU output.
 void xt_relu_backward(float *dy, const float *y, size_t n);
 void xt_relu_backward_f64(double *dy, const double *y, size_t n);
 

@@ -38,6 +38,10 @@ static void t_hand(void **state) {
     xt_dense_backward(dx, dw, db, dy, x, w, 1, 2, 2);
     assert_near(db[0], 2, 0), assert_near(dw[1], 2, 0), assert_near(dx[1], 2, 0);
     xt_nn_zero(dw, 4);
+    // NaN is not hidden by the ReLU: it must reach the loss
+    x[0] = NAN;
+    xt_dense_forward(y, x, w, b, 1, 1, 2, 2);
+    assert_true(isnan(y[0]) && isnan(y[1]));
     assert_near(dw[0] + dw[1] + dw[2] + dw[3], 0, 0);
 }
 
