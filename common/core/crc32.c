@@ -1,5 +1,5 @@
-// crc32.c - slicing-by-8 CRC-32. The table is computed at compile time
-// into a const array by a constant generator, so there is no mutable global.
+// crc32.c - table-driven CRC-32, one byte per step (~0.5 GB/s). The table is
+// computed at compile time by a constant generator, so there is no mutable global.
 #include "crc32.h"
 
 #define P 0xEDB88320u
