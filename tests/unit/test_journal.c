@@ -16,9 +16,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <ftw.h>
 #include <unistd.h>
 
 #define HEADER_RECORD 17 // 9 header bytes + "XTJOURN1"
+
+// Removes a test directory and everything in it.
+static int s_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+static void s_rmtree(const char *dir) { nftw(dir, s_rm_one, 16, FTW_DEPTH | FTW_PHYS); }
 
 // ---------------------------------------------------------------- helpers
 
@@ -165,6 +173,7 @@ static void t_roundtrip(void **state) {
     s_check_record(&c, 1999, 1999);
     xt_journal_destroy(&j);
     s_collect_free(&c);
+    s_rmtree(dir);
 }
 
 // ---------------------------------------------------------------- torn tail
@@ -240,6 +249,7 @@ static void t_torn_last_record(void **state) {
         xt_journal_destroy(&j);
     }
     free(pristine);
+    s_rmtree(dir);
 }
 
 // ---------------------------------------------------------------- corrupt middle
@@ -312,6 +322,7 @@ static void t_corrupt_middle(void **state) {
     assert_string_equal(info.reason, "corrupt (crc mismatch)");
     xt_journal_destroy(&j);
     s_collect_free(&c);
+    s_rmtree(dir);
 }
 
 // ---------------------------------------------------------------- limits and refusals
@@ -354,6 +365,7 @@ static void t_limits(void **state) {
     assert_int_equal(info.bad_offset, HEADER_RECORD + 9 + 5);
     assert_string_equal(info.reason, "corrupt (length 1024 exceeds the limit of 512 bytes)");
     s_collect_free(&c);
+    s_rmtree(dir);
 }
 
 static void t_not_a_journal(void **state) {
@@ -383,6 +395,7 @@ static void t_not_a_journal(void **state) {
     assert_non_null(j);
     assert_int_equal(s_file_size(path), HEADER_RECORD);
     xt_journal_destroy(&j);
+    s_rmtree(dir);
 }
 
 static void t_lock(void **state) {
@@ -404,6 +417,7 @@ static void t_lock(void **state) {
     b = xt_journal_open(path, 0, NULL, NULL, NULL, &err);
     assert_non_null(b);
     xt_journal_destroy(&b);
+    s_rmtree(dir);
 }
 
 static void t_callback_error_and_scan(void **state) {
@@ -446,6 +460,7 @@ static void t_callback_error_and_scan(void **state) {
     xt_journal_destroy(&holder);
     assert_int_equal(xt_journal_scan("/nonexistent/broker.journal", 0, NULL, NULL, NULL, &err), XT_EIO);
     assert_contains(err.msg, "/nonexistent/broker.journal: cannot open the journal");
+    s_rmtree(dir);
 }
 
 int main(void) {
