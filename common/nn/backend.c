@@ -49,6 +49,11 @@ int xt_batch_check(const xt_batch *b, const xt_model_spec *spec, xt_err *err) {
                               req[k].name);
     if ((b->h0 == NULL) != (b->c0 == NULL))
         return xt_err_set(err, XT_EINVAL, "batch.h0/c0: give both initial states or neither");
+    // symbol ids index the embedding table: a bad one would fail mid-update
+    for (int c = 0; b->sym && spec->emb_dim && c < b->C; c++)
+        if (b->sym[c] < 0 || b->sym[c] >= spec->n_symbols)
+            return xt_err_set(err, XT_EINVAL, "batch.sym[%d]: symbol id %d is outside [0, %d)", c,
+                              (int)b->sym[c], spec->n_symbols);
     return 0;
 }
 

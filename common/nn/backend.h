@@ -53,7 +53,8 @@ typedef struct {
     const float *h0, *c0;        // [C][state_size] (h, c) at chunk start: [net][layer][H]
 } xt_batch;
 
-// Checks shapes and pointers of a batch against a spec (not the values).
+// Checks sizes and required arrays of a batch against a spec, and the symbol
+// ids (the only values that could make an op fail half-way through an update).
 int xt_batch_check(const xt_batch *b, const xt_model_spec *spec, xt_err *err);
 
 // Loss settings of one minibatch.

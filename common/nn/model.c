@@ -16,11 +16,13 @@
 // at a time; BLAS threading is set by its owner (backend, actor).
 #include "nn/model.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "nn/ckpt.h"
 #include "nn/dense.h"
 #include "nn/lstm.h"
 
@@ -85,8 +87,8 @@ static int s_spec_check(const xt_model_spec *s, xt_err *err) {
         if ((rc = s_range(err, f, s->mlp[k], 1, 1 << 16))) return rc;
     }
     if ((rc = s_range(err, "shared_trunk", s->shared_trunk, 0, 1))) return rc;
-    if (!isfinite(s->log_std_init) || s->log_std_init < -20 || s->log_std_init > 2)
-        return xt_err_set(err, XT_EINVAL, "model.log_std_init: must be in [-20, 2] (got %g)",
+    if (!isfinite(s->log_std_init) || s->log_std_init < -20 || s->log_std_init > 5)
+        return xt_err_set(err, XT_EINVAL, "model.log_std_init: must be in [-20, 5] (got %g)",
                           (double)s->log_std_init);
     if (!isfinite(s->forget_bias) || fabsf(s->forget_bias) > 10)
         return xt_err_set(err, XT_EINVAL, "model.forget_bias: must be in [-10, 10] (got %g)",
@@ -239,6 +241,51 @@ double xt_model_step_flops(const xt_model_layout *lay) {
         if (matrix) f += 2.0 * (double)xt_model_tensor_size(lay, id);
     }
     return f;
+}
+
+// ---- checkpoints
+
+static int s_section_name(char *buf, size_t cap, const char *prefix, int id, xt_err *err) {
+    int n = snprintf(buf, cap, "%s%s", prefix ? prefix : "", s_name[id]);
+    if (n < 0 || (size_t)n > XT_CKPT_NAME_MAX)
+        return xt_err_set(err, XT_EINVAL, "model checkpoint: section name \"%s%s\" is longer than %d",
+                          prefix ? prefix : "", s_name[id], XT_CKPT_NAME_MAX);
+    return 0;
+}
+
+int xt_model_ckpt_sections(const xt_model_layout *lay) {
+    int n = 0;
+    for (int id = 0; id < XT_T_COUNT; id++) n += xt_model_tensor_size(lay, id) > 0;
+    return n;
+}
+
+int xt_model_ckpt_add(xt_ckpt_writer *w, const xt_model_layout *lay, const float *slab,
+                      const char *prefix, xt_err *err) {
+    char name[XT_CKPT_NAME_MAX + 8];
+    for (int id = 0; id < XT_T_COUNT; id++) {
+        size_t n = xt_model_tensor_size(lay, id);
+        if (!n) continue;
+        int rc = s_section_name(name, sizeof name, prefix, id, err);
+        if (!rc) rc = xt_ckpt_writer_add(w, name, XT_CKPT_DTYPE_F32, slab + lay->off[id], n, err);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int xt_model_ckpt_read(const xt_ckpt *ck, const xt_model_layout *lay, float *slab,
+                       const char *prefix, xt_err *err) {
+    char name[XT_CKPT_NAME_MAX + 8];
+    memset(slab, 0, lay->n_params * sizeof *slab);
+    for (int id = 0; id < XT_T_COUNT; id++) {
+        size_t n = xt_model_tensor_size(lay, id);
+        if (!n) continue;
+        const void *data = NULL;
+        int rc = s_section_name(name, sizeof name, prefix, id, err);
+        if (!rc) rc = xt_ckpt_get(ck, name, XT_CKPT_DTYPE_F32, n, &data, err);
+        if (rc) return rc;
+        memcpy(slab + lay->off[id], data, n * sizeof *slab);
+    }
+    return 0;
 }
 
 // ---- float model

@@ -137,6 +137,23 @@ void xt_model_init_params(const xt_model_layout *lay, float *params, xt_rng *rng
 // Multiply-add FLOPs (2 per MAC) of one env-step forward, actor + critic.
 double xt_model_step_flops(const xt_model_layout *lay);
 
+// ---- checkpoints: one named float32 section per non-empty tensor
+
+struct xt_ckpt_writer;
+struct xt_ckpt;
+
+// Sections a slab adds (the non-empty tensors).
+int xt_model_ckpt_sections(const xt_model_layout *lay);
+// Adds "<prefix><tensor name>" sections (e.g. prefix "params." gives
+// "params.actor_lstm0_w_ih") pointing into slab (not copied: keep it alive
+// until the writer has written).
+int xt_model_ckpt_add(struct xt_ckpt_writer *w, const xt_model_layout *lay, const float *slab,
+                      const char *prefix, xt_err *err);
+// Fills slab (n_params floats, padding zeroed) from those sections. A missing
+// section or one whose length differs from the layout's fails, naming it.
+int xt_model_ckpt_read(const struct xt_ckpt *ck, const xt_model_layout *lay, float *slab,
+                       const char *prefix, xt_err *err);
+
 // ---- model (forward / backward / infer)
 
 typedef struct xt_model xt_model;

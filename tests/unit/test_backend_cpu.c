@@ -404,6 +404,18 @@ static void t_evaluate(void **state) {
     const xt_model_layout *lay = xt_backend_layout(be);
     rbatch rb;
     rb_init(&rb, lay, C, T, 8);
+    rb.sym[4] = 4;
+    assert_int_equal(xt_backend_set_batch(be, &rb.b, &err), XT_EINVAL);
+    assert_string_equal(err.msg, "batch.sym[4]: symbol id 4 is outside [0, 4)");
+    rb.sym[4] = 3;
+    rb.b.T = T + 1;
+    assert_int_equal(xt_backend_set_batch(be, &rb.b, &err), XT_EINVAL);
+    assert_string_equal(err.msg, "batch.T: must equal the backend's chunk length 5 (got 6)");
+    rb.b.T = T;
+    rb.b.rewards = NULL;
+    assert_int_equal(xt_backend_set_batch(be, &rb.b, &err), XT_EINVAL);
+    assert_string_equal(err.msg, "batch.rewards: missing (NULL) but required by the model spec");
+    rb.b.rewards = rb.rew;
     rb.term[2 * T + T - 1] = 1; // chunk 2 ends an episode at its last step
     float vals[C * (T + 1)];
     assert_int_equal(xt_backend_evaluate(be, vals, &err), XT_ESTATE);

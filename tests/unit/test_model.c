@@ -5,10 +5,12 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/rng.h"
+#include "nn/ckpt.h"
 #include "nn/model.h"
 
 #define assert_near(a, b, tol) s_near((double)(a), (double)(b), (double)(tol), #a, __FILE__, __LINE__)
@@ -106,7 +108,7 @@ static void t_spec_errors(void **state) {
     xt_model_spec_default(&s, 9, 7, 1);
     s.log_std_init = NAN;
     assert_int_equal(xt_model_layout_init(&lay, &s, &err), XT_EINVAL);
-    assert_contains(err.msg, "model.log_std_init: must be in [-20, 2]");
+    assert_contains(err.msg, "model.log_std_init: must be in [-20, 5]");
     xt_model_spec_default(&s, 9, 7, 1);
     assert_null(xt_model_new(&s, 0, 4, 1, &err));
     assert_contains(err.msg, "model workspace: max_B x max_T must be between 1 and 2^24 rows");
@@ -443,13 +445,54 @@ static void t_input_errors(void **state) {
     xt_model_destroy(&m);
 }
 
+// Params round-trip through a checkpoint, one named section per tensor; a
+// checkpoint of another spec is refused naming the first tensor that differs.
+static void t_checkpoint(void **state) {
+    (void)state;
+    xt_model_spec s;
+    xt_model_spec_default(&s, 9, 3, 1);
+    xt_model_layout lay, other;
+    assert_int_equal(xt_model_layout_init(&lay, &s, NULL), 0);
+    float *a = s_calloc(lay.n_params, 4), *b = s_calloc(lay.n_params, 4);
+    xt_rng r;
+    xt_rng_seed(&r, 4);
+    xt_model_init_params(&lay, a, &r);
+    char dir[256], path[512];
+    xt_test_tmpdir(dir, "model_ckpt");
+    snprintf(path, sizeof path, "%s/m.xtck", dir);
+    xt_err err = {0};
+    assert_int_equal(xt_model_ckpt_sections(&lay), 2 * (2 * 4 + 2 * 2 + 2) + 1);
+    xt_ckpt_writer *w = xt_ckpt_writer_new(xt_model_ckpt_sections(&lay), &err);
+    assert_non_null(w);
+    assert_int_equal(xt_model_ckpt_add(w, &lay, a, "params.", &err), 0);
+    assert_int_equal(xt_ckpt_writer_write(w, path, &err), 0);
+    xt_ckpt_writer_destroy(&w);
+    xt_ckpt *ck = NULL;
+    assert_int_equal(xt_ckpt_open(&ck, path, &err), 0);
+    xt_ckpt_section sec;
+    assert_int_equal(xt_ckpt_find(ck, "params.critic_lstm1_w_hh", &sec), 0);
+    assert_int_equal(sec.count, 512 * 128);
+    memset(b, 0xff, lay.n_params * 4);
+    assert_int_equal(xt_model_ckpt_read(ck, &lay, b, "params.", &err), 0);
+    assert_memory_equal(a, b, lay.n_params * 4); // padding included (zero in both)
+    s.lstm_hidden = 64;
+    assert_int_equal(xt_model_layout_init(&other, &s, NULL), 0);
+    float *c = s_calloc(other.n_params, 4);
+    assert_int_equal(xt_model_ckpt_read(ck, &other, c, "params.", &err), XT_EPARSE);
+    assert_contains(err.msg, "section \"params.actor_lstm0_w_ih\": expected 2304 float32, found 4608");
+    assert_int_equal(xt_model_ckpt_read(ck, &lay, b, "adam_m.", &err), XT_ENOTFOUND);
+    assert_contains(err.msg, "section \"adam_m.actor_lstm0_w_ih\" is missing");
+    xt_ckpt_destroy(&ck);
+    free(a), free(b), free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_layout_seed003),   cmocka_unit_test(t_spec_errors),
         cmocka_unit_test(t_init),             cmocka_unit_test(t_grad_separate),
         cmocka_unit_test(t_grad_shared),      cmocka_unit_test(t_grad_edges),
         cmocka_unit_test(t_chunk_equals_steps), cmocka_unit_test(t_float_vs_double),
-        cmocka_unit_test(t_input_errors),
+        cmocka_unit_test(t_input_errors),     cmocka_unit_test(t_checkpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
