@@ -43,7 +43,8 @@ static double s_sgemm_peak(void) {
     const int n = 1024;
     float *a = s_alloc((size_t)n * n * 4), *b = s_alloc((size_t)n * n * 4);
     float *c = s_alloc((size_t)n * n * 4);
-    for (size_t k = 0; k < (size_t)n * n; k++) a[k] = b[k] = 1e-3f * (float)(k % 13);
+    for (size_t k = 0; k < (size_t)n * n; k++)
+        a[k] = b[k] = 1e-3f * (float)(k % 13);
     openblas_set_num_threads(1);
     int it = 0;
     double t0 = xt_bench_thread_cpu(), t;
@@ -70,18 +71,21 @@ static void s_infer(double peak) {
     }
     const xt_model_layout *lay = xt_model_layout_of(m);
     float *P = s_alloc(lay->n_params * 4), *obs = s_alloc((size_t)B * 97 * 4);
-    float *h = s_alloc((size_t)lay->state_size * B * 4), *c = s_alloc((size_t)lay->state_size * B * 4);
+    float *h = s_alloc((size_t)lay->state_size * B * 4),
+          *c = s_alloc((size_t)lay->state_size * B * 4);
     float *a = s_alloc((size_t)B * 7 * 4), *v = s_alloc((size_t)B * 4);
     uint8_t *starts = s_alloc(B);
     xt_rng r;
     xt_rng_seed(&r, 1);
     xt_model_init_params(lay, P, &r);
-    for (int k = 0; k < B * 97; k++) obs[k] = (float)xt_rng_normal(&r);
+    for (int k = 0; k < B * 97; k++)
+        obs[k] = (float)xt_rng_normal(&r);
     openblas_set_num_threads(1);
     int it = 0;
     double t0 = xt_bench_thread_cpu(), t;
     do {
-        for (int b = 0; b < B; b++) starts[b] = (it + b) % 512 == 0; // an episode ends now and then
+        for (int b = 0; b < B; b++)
+            starts[b] = (it + b) % 512 == 0; // an episode ends now and then
         if (xt_model_infer(m, P, obs, NULL, starts, h, c, a, v, B, &err)) {
             fprintf(stderr, "bench_nn: %s\n", err.msg);
             exit(1);
@@ -93,7 +97,8 @@ static void s_infer(double peak) {
     char cfg[160];
     snprintf(cfg, sizeof cfg, "B=256 obs=97 lstm=2x128 actor+critic mlp=256/128 threads=1");
     xt_bench_record("actor_infer_steps_per_s_core", sps, "steps/s", cfg);
-    snprintf(cfg, sizeof cfg, "%.0f%% of the core's sgemm peak %.1f GFLOP/s", 100 * gf / peak, peak);
+    snprintf(cfg, sizeof cfg, "%.0f%% of the core's sgemm peak %.1f GFLOP/s", 100 * gf / peak,
+             peak);
     xt_bench_record("actor_infer_gflops_core", gf, "GFLOP/s", cfg);
     free(P), free(obs), free(h), free(c), free(a), free(v), free(starts);
     xt_model_destroy(&m);
@@ -122,16 +127,27 @@ static void s_learner(void) {
     uint8_t *starts = s_alloc(N), *term = s_alloc(N), *masks = s_alloc(N * A);
     xt_rng r;
     xt_rng_seed(&r, 3);
-    for (size_t k = 0; k < N * D + (size_t)C * D; k++) obs[k] = (float)xt_rng_normal(&r);
-    for (size_t k = 0; k < N * A; k++) act[k] = (float)xt_rng_normal(&r), masks[k] = 1;
+    for (size_t k = 0; k < N * D + (size_t)C * D; k++)
+        obs[k] = (float)xt_rng_normal(&r);
+    for (size_t k = 0; k < N * A; k++)
+        act[k] = (float)xt_rng_normal(&r), masks[k] = 1;
     for (size_t k = 0; k < N; k++) {
         logp[k] = (float)(-7 * 1.42 + 0.1 * xt_rng_normal(&r));
         rew[k] = (float)(0.1 * xt_rng_normal(&r));
         term[k] = xt_rng_uniform(&r) < 0.002;
         starts[k] = k % T && term[k - 1];
     }
-    xt_batch batch = {.C = C, .T = T, .obs = obs, .actions = act, .masks = masks, .logp = logp,
-                      .rewards = rew, .starts = starts, .terminated = term, .h0 = h0, .c0 = c0};
+    xt_batch batch = {.C = C,
+                      .T = T,
+                      .obs = obs,
+                      .actions = act,
+                      .masks = masks,
+                      .logp = logp,
+                      .rewards = rew,
+                      .starts = starts,
+                      .terminated = term,
+                      .h0 = h0,
+                      .c0 = c0};
     xt_ppo_config pc;
     xt_ppo_config_default(&pc);
     pc.minibatch_chunks = MB;
@@ -148,7 +164,8 @@ static void s_learner(void) {
             fprintf(stderr, "bench_nn: %s\n", err.msg);
             exit(1);
         }
-        if (u == 0) continue;
+        if (u == 0)
+            continue;
         wall += s_now() - t0;
         sum = rep;
     }
@@ -161,8 +178,8 @@ static void s_learner(void) {
     xt_bench_record("learner_cpu_sample_epochs_per_s", sum.sample_epochs / train, "samples/s",
                     cfg_s);
     snprintf(cfg_s, sizeof cfg_s, "10 epochs over %d chunks incl. evaluate + GAE", C);
-    xt_bench_record("learner_cpu_update_sample_epochs_per_s", sum.sample_epochs / wall,
-                    "samples/s", cfg_s);
+    xt_bench_record("learner_cpu_update_sample_epochs_per_s", sum.sample_epochs / wall, "samples/s",
+                    cfg_s);
     double per = 1e6 / sum.sample_epochs;
     xt_bench_record("learner_cpu_forward_us_per_sample", sum.t_forward * per, "us",
                     "network + heads + loss + gathering");
@@ -170,8 +187,9 @@ static void s_learner(void) {
                     "BPTT through heads, MLPs and LSTMs");
     xt_bench_record("learner_cpu_optimizer_us_per_sample", sum.t_optimizer * per, "us",
                     "grad-norm clip + Adam, once per minibatch");
-    xt_bench_record("learner_cpu_evaluate_us_per_sample", sum.t_evaluate * 1e6 / (double)sum.samples,
-                    "us", "critic over T+1 steps, once per update");
+    xt_bench_record("learner_cpu_evaluate_us_per_sample",
+                    sum.t_evaluate * 1e6 / (double)sum.samples, "us",
+                    "critic over T+1 steps, once per update");
     xt_ppo_destroy(&ppo);
     xt_backend_destroy(&be);
     free(obs), free(act), free(logp), free(rew), free(h0), free(c0), free(starts), free(term);
