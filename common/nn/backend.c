@@ -27,8 +27,8 @@ void xt_backend_config_default(xt_backend_config *c) {
 
 int xt_batch_check(const xt_batch *b, const xt_model_spec *spec, xt_err *err) {
     if (b->C < 1 || b->T < 1)
-        return xt_err_set(err, XT_EINVAL, "batch: needs at least one chunk of one step (got %d x %d)",
-                          b->C, b->T);
+        return xt_err_set(err, XT_EINVAL,
+                          "batch: needs at least one chunk of one step (got %d x %d)", b->C, b->T);
     struct {
         const void *p;
         const char *name;
@@ -45,28 +45,40 @@ int xt_batch_check(const xt_batch *b, const xt_model_spec *spec, xt_err *err) {
     };
     for (size_t k = 0; k < sizeof req / sizeof *req; k++)
         if (req[k].need && !req[k].p)
-            return xt_err_set(err, XT_EINVAL, "batch.%s: missing (NULL) but required by the model spec",
+            return xt_err_set(err, XT_EINVAL,
+                              "batch.%s: missing (NULL) but required by the model spec",
                               req[k].name);
     if ((b->h0 == NULL) != (b->c0 == NULL))
         return xt_err_set(err, XT_EINVAL, "batch.h0/c0: give both initial states or neither");
+    // symbol ids index the embedding table: a bad one would fail mid-update
+    for (int c = 0; b->sym && spec->emb_dim && c < b->C; c++)
+        if (b->sym[c] < 0 || b->sym[c] >= spec->n_symbols)
+            return xt_err_set(err, XT_EINVAL, "batch.sym[%d]: symbol id %d is outside [0, %d)", c,
+                              (int)b->sym[c], spec->n_symbols);
     return 0;
 }
 
 // ---- dispatch
 
 void xt_backend_destroy(xt_backend **self_p) {
-    if (!self_p || !*self_p) return;
+    if (!self_p || !*self_p)
+        return;
     (*self_p)->ops->destroy(*self_p);
     *self_p = NULL;
 }
 
-const char *xt_backend_name(const xt_backend *self) { return self->ops->name; }
+const char *xt_backend_name(const xt_backend *self) {
+    return self->ops->name;
+}
 
-const xt_model_layout *xt_backend_layout(const xt_backend *self) { return &self->lay; }
+const xt_model_layout *xt_backend_layout(const xt_backend *self) {
+    return &self->lay;
+}
 
 int xt_backend_upload(xt_backend *self, const float *params, const float *adam_m,
                       const float *adam_v, int64_t adam_step, xt_err *err) {
-    if (!params) return xt_err_set(err, XT_EINVAL, "backend upload: params missing (NULL)");
+    if (!params)
+        return xt_err_set(err, XT_EINVAL, "backend upload: params missing (NULL)");
     if ((adam_m == NULL) != (adam_v == NULL))
         return xt_err_set(err, XT_EINVAL, "backend upload: give both Adam moments or neither");
     if (adam_step < 0)
@@ -79,17 +91,19 @@ int xt_backend_upload(xt_backend *self, const float *params, const float *adam_m
     return self->ops->upload(self, params, adam_m, adam_v, adam_m ? adam_step : 0, err);
 }
 
-int xt_backend_download(xt_backend *self, float *params, float *grads, float *adam_m,
-                        float *adam_v, int64_t *adam_step, xt_err *err) {
+int xt_backend_download(xt_backend *self, float *params, float *grads, float *adam_m, float *adam_v,
+                        int64_t *adam_step, xt_err *err) {
     return self->ops->download(self, params, grads, adam_m, adam_v, adam_step, err);
 }
 
 int xt_backend_set_batch(xt_backend *self, const xt_batch *batch, xt_err *err) {
     int rc = xt_batch_check(batch, &self->lay.spec, err);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     if (batch->T != self->cfg.T)
-        return xt_err_set(err, XT_EINVAL, "batch.T: must equal the backend's chunk length %d (got %d)",
-                          self->cfg.T, batch->T);
+        return xt_err_set(err, XT_EINVAL,
+                          "batch.T: must equal the backend's chunk length %d (got %d)", self->cfg.T,
+                          batch->T);
     return self->ops->set_batch(self, batch, err);
 }
 
@@ -101,8 +115,9 @@ int xt_backend_loss_grad(xt_backend *self, const int *chunks, int n, const float
                          const float *ret, const float *values, const xt_loss_coefs *coefs,
                          xt_ppo_stats *stats, xt_err *err) {
     if (n < 1 || n > self->cfg.max_chunks)
-        return xt_err_set(err, XT_EINVAL, "backend loss_grad: %d chunks per minibatch, must be 1..%d",
-                          n, self->cfg.max_chunks);
+        return xt_err_set(err, XT_EINVAL,
+                          "backend loss_grad: %d chunks per minibatch, must be 1..%d", n,
+                          self->cfg.max_chunks);
     if (coefs->hp.vf_clip > 0 && !values)
         return xt_err_set(err, XT_EINVAL, "backend loss_grad: vf_clip needs the evaluated values");
     if (!isfinite(coefs->hp.clip_eps) || coefs->hp.clip_eps <= 0)
@@ -118,9 +133,8 @@ int xt_backend_step(xt_backend *self, double lr, double max_grad_norm, double *g
     return self->ops->step(self, lr, max_grad_norm, grad_norm, err);
 }
 
-int xt_backend_infer(xt_backend *self, const float *obs, const int32_t *sym,
-                     const uint8_t *starts, float *h, float *c, float *actor_out, float *value,
-                     int B, xt_err *err) {
+int xt_backend_infer(xt_backend *self, const float *obs, const int32_t *sym, const uint8_t *starts,
+                     float *h, float *c, float *actor_out, float *value, int B, xt_err *err) {
     if (B < 1 || B > self->cfg.max_infer)
         return xt_err_set(err, XT_EINVAL, "backend infer: %d envs, the backend was built for 1..%d",
                           B, self->cfg.max_infer);

@@ -37,29 +37,31 @@
 // ---- the update's data
 
 typedef struct {
-    int C, T;                    // chunks, steps per chunk
-    const float *obs;            // [C][T + 1][obs_dim]; obs[T] follows the last step
-    const int32_t *sym;          // [C] symbol id of each chunk (NULL without embedding)
-    const float *actions;        // Gaussian head: [C][T][A] (NULL for categorical)
-    const int32_t *actions_i;    // categorical head: [C][T] (NULL for Gaussian)
-    const uint8_t *masks;        // [C][T][A] legal actions / dims (NULL = all legal)
-    const float *logp;           // [C][T] behaviour log-probs
-    const float *rewards;        // [C][T]
-    const uint8_t *starts;       // [C][T] episode starts before step t (state reset)
-    const uint8_t *terminated;   // [C][T]
-    const uint8_t *truncated;    // [C][T] (NULL = none)
-    const float *trunc_value;    // [C][T] value of the final obs where truncated (NULL: gae.h fallback)
-    const uint8_t *valid;        // [C][T] 0 = padding (NULL = all valid)
-    const float *h0, *c0;        // [C][state_size] (h, c) at chunk start: [net][layer][H]
+    int C, T;                  // chunks, steps per chunk
+    const float *obs;          // [C][T + 1][obs_dim]; obs[T] follows the last step
+    const int32_t *sym;        // [C] symbol id of each chunk (NULL without embedding)
+    const float *actions;      // Gaussian head: [C][T][A] (NULL for categorical)
+    const int32_t *actions_i;  // categorical head: [C][T] (NULL for Gaussian)
+    const uint8_t *masks;      // [C][T][A] legal actions / dims (NULL = all legal)
+    const float *logp;         // [C][T] behaviour log-probs
+    const float *rewards;      // [C][T]
+    const uint8_t *starts;     // [C][T] episode starts before step t (state reset)
+    const uint8_t *terminated; // [C][T]
+    const uint8_t *truncated;  // [C][T] (NULL = none)
+    const float
+        *trunc_value;     // [C][T] value of the final obs where truncated (NULL: gae.h fallback)
+    const uint8_t *valid; // [C][T] 0 = padding (NULL = all valid)
+    const float *h0, *c0; // [C][state_size] (h, c) at chunk start: [net][layer][H]
 } xt_batch;
 
-// Checks shapes and pointers of a batch against a spec (not the values).
+// Checks sizes and required arrays of a batch against a spec, and the symbol
+// ids (the only values that could make an op fail half-way through an update).
 int xt_batch_check(const xt_batch *b, const xt_model_spec *spec, xt_err *err);
 
 // Loss settings of one minibatch.
 typedef struct {
-    xt_ppo_hparams hp;  // clip_eps, vf_coef, ent_coef, vf_clip
-    int normalize_adv;  // per-minibatch advantage normalization (1)
+    xt_ppo_hparams hp; // clip_eps, vf_coef, ent_coef, vf_clip
+    int normalize_adv; // per-minibatch advantage normalization (1)
 } xt_loss_coefs;
 
 // Cumulated seconds per stage since the backend was created.
@@ -69,12 +71,12 @@ typedef struct {
 } xt_backend_timing;
 
 typedef struct {
-    int max_chunks;        // chunks per minibatch and per evaluate pass
-    int T;                 // steps per chunk
-    int max_infer;         // envs per infer call (0 = no inference)
-    int threads;           // BLAS threads (CPU backend)
-    xt_adam_hparams adam;  // beta1, beta2, eps, weight decay
-    float ls_min, ls_max;  // Gaussian log-std clamp (heads; log_std is kept inside after steps)
+    int max_chunks;       // chunks per minibatch and per evaluate pass
+    int T;                // steps per chunk
+    int max_infer;        // envs per infer call (0 = no inference)
+    int threads;          // BLAS threads (CPU backend)
+    xt_adam_hparams adam; // beta1, beta2, eps, weight decay
+    float ls_min, ls_max; // Gaussian log-std clamp (heads; log_std is kept inside after steps)
 } xt_backend_config;
 
 // max_chunks 64, T 64, max_infer 0, threads 2, Adam defaults, log-std [-5, 2].
@@ -87,17 +89,16 @@ typedef struct xt_backend xt_backend;
 typedef struct {
     const char *name;
     void (*destroy)(xt_backend *self);
-    int (*upload)(xt_backend *self, const float *params, const float *adam_m,
-                  const float *adam_v, int64_t adam_step, xt_err *err);
+    int (*upload)(xt_backend *self, const float *params, const float *adam_m, const float *adam_v,
+                  int64_t adam_step, xt_err *err);
     int (*download)(xt_backend *self, float *params, float *grads, float *adam_m, float *adam_v,
                     int64_t *adam_step, xt_err *err);
     int (*set_batch)(xt_backend *self, const xt_batch *batch, xt_err *err);
     int (*evaluate)(xt_backend *self, float *values, xt_err *err);
-    int (*loss_grad)(xt_backend *self, const int *chunks, int n, const float *adv,
-                     const float *ret, const float *values, const xt_loss_coefs *coefs,
-                     xt_ppo_stats *stats, xt_err *err);
-    int (*step)(xt_backend *self, double lr, double max_grad_norm, double *grad_norm,
-                xt_err *err);
+    int (*loss_grad)(xt_backend *self, const int *chunks, int n, const float *adv, const float *ret,
+                     const float *values, const xt_loss_coefs *coefs, xt_ppo_stats *stats,
+                     xt_err *err);
+    int (*step)(xt_backend *self, double lr, double max_grad_norm, double *grad_norm, xt_err *err);
     int (*infer)(xt_backend *self, const float *obs, const int32_t *sym, const uint8_t *starts,
                  float *h, float *c, float *actor_out, float *value, int B, xt_err *err);
     void (*timing)(const xt_backend *self, xt_backend_timing *out);
@@ -119,8 +120,8 @@ const xt_model_layout *xt_backend_layout(const xt_backend *self);
 int xt_backend_upload(xt_backend *self, const float *params, const float *adam_m,
                       const float *adam_v, int64_t adam_step, xt_err *err);
 // Copies out whichever of params, grads, adam_m, adam_v, adam_step is non-NULL.
-int xt_backend_download(xt_backend *self, float *params, float *grads, float *adam_m,
-                        float *adam_v, int64_t *adam_step, xt_err *err);
+int xt_backend_download(xt_backend *self, float *params, float *grads, float *adam_m, float *adam_v,
+                        int64_t *adam_step, xt_err *err);
 // The batch of the next evaluate / loss_grad calls (checked with
 // xt_batch_check). The CPU backend reads it in place: keep it alive and
 // unchanged until the next set_batch.
@@ -145,9 +146,8 @@ int xt_backend_step(xt_backend *self, double lr, double max_grad_norm, double *g
                     xt_err *err);
 // One step of B <= max_infer envs with the backend's current params; the
 // contract of xt_model_infer.
-int xt_backend_infer(xt_backend *self, const float *obs, const int32_t *sym,
-                     const uint8_t *starts, float *h, float *c, float *actor_out, float *value,
-                     int B, xt_err *err);
+int xt_backend_infer(xt_backend *self, const float *obs, const int32_t *sym, const uint8_t *starts,
+                     float *h, float *c, float *actor_out, float *value, int B, xt_err *err);
 void xt_backend_timing_get(const xt_backend *self, xt_backend_timing *out);
 
 // ---- the CPU (OpenBLAS) backend
@@ -199,8 +199,7 @@ typedef struct xt_cpu_loss_f64 xt_cpu_loss_f64;
 // A train model for max_B chunks of up to max_T steps plus the heads' and
 // loss's scratch. Caller owns the result.
 xt_cpu_loss *xt_cpu_loss_new(const xt_model_spec *spec, int max_B, int max_T, xt_err *err);
-xt_cpu_loss_f64 *xt_cpu_loss_new_f64(const xt_model_spec *spec, int max_B, int max_T,
-                                     xt_err *err);
+xt_cpu_loss_f64 *xt_cpu_loss_new_f64(const xt_model_spec *spec, int max_B, int max_T, xt_err *err);
 void xt_cpu_loss_destroy(xt_cpu_loss **self_p);
 void xt_cpu_loss_destroy_f64(xt_cpu_loss_f64 **self_p);
 xt_model *xt_cpu_loss_model(xt_cpu_loss *self);
@@ -209,9 +208,9 @@ xt_model_f64 *xt_cpu_loss_model_f64(xt_cpu_loss_f64 *self);
 // grads += d loss / d params for one minibatch (grads are NOT zeroed here).
 // seconds[0] += forward time (network, heads, loss), seconds[1] += backward
 // time (seconds may be NULL).
-int xt_cpu_loss_grad(xt_cpu_loss *self, float *grads, const float *params,
-                     const xt_minibatch *mb, const xt_loss_coefs *coefs, float ls_min,
-                     float ls_max, xt_ppo_stats *stats, double *seconds, xt_err *err);
+int xt_cpu_loss_grad(xt_cpu_loss *self, float *grads, const float *params, const xt_minibatch *mb,
+                     const xt_loss_coefs *coefs, float ls_min, float ls_max, xt_ppo_stats *stats,
+                     double *seconds, xt_err *err);
 int xt_cpu_loss_grad_f64(xt_cpu_loss_f64 *self, double *grads, const double *params,
                          const xt_minibatch_f64 *mb, const xt_loss_coefs *coefs, double ls_min,
                          double ls_max, xt_ppo_stats *stats, double *seconds, xt_err *err);

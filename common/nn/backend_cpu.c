@@ -49,16 +49,16 @@ static double s_now(void) {
 
 typedef struct {
     xt_backend base;
-    xt_cpu_loss *loss;   // train model (max_chunks x T + 1 steps) + head/loss scratch
-    xt_model *infer;     // single-step model for max_infer envs (NULL if 0)
-    float *slab;         // params, grads, m, v: 4 x n_params floats
+    xt_cpu_loss *loss; // train model (max_chunks x T + 1 steps) + head/loss scratch
+    xt_model *infer;   // single-step model for max_infer envs (NULL if 0)
+    float *slab;       // params, grads, m, v: 4 x n_params floats
     xt_adam adam;
-    xt_batch batch;      // the caller's arrays (read in place)
+    xt_batch batch; // the caller's arrays (read in place)
     int have_batch;
     // time-major gather buffers of one minibatch: B = max_chunks, rows (T + 1) * B
     float *obs, *h0, *c0, *act, *old_logp, *adv, *ret, *oldv;
     int32_t *sym, *act_i;
-    int *idx;            // chunk indices of one evaluate group
+    int *idx; // chunk indices of one evaluate group
     uint8_t *starts, *masks, *valid;
     xt_backend_timing tm;
 } s_cpu;
@@ -67,14 +67,17 @@ static void s_cpu_destroy(xt_backend *b) {
     s_cpu *self = (s_cpu *)b;
     xt_cpu_loss_destroy(&self->loss);
     xt_model_destroy(&self->infer);
-    void *bufs[] = {self->slab,  self->obs,  self->h0,     self->c0,    self->act,
-                    self->old_logp, self->adv, self->ret,  self->oldv,  self->idx,
-                    self->sym,   self->act_i, self->starts, self->masks, self->valid};
-    for (size_t k = 0; k < sizeof bufs / sizeof *bufs; k++) free(bufs[k]);
+    void *bufs[] = {self->slab,     self->obs,   self->h0,     self->c0,    self->act,
+                    self->old_logp, self->adv,   self->ret,    self->oldv,  self->idx,
+                    self->sym,      self->act_i, self->starts, self->masks, self->valid};
+    for (size_t k = 0; k < sizeof bufs / sizeof *bufs; k++)
+        free(bufs[k]);
     free(self);
 }
 
-static void s_threads(const s_cpu *self) { openblas_set_num_threads(self->base.cfg.threads); }
+static void s_threads(const s_cpu *self) {
+    openblas_set_num_threads(self->base.cfg.threads);
+}
 
 // ---- params and optimizer state
 
@@ -98,11 +101,16 @@ static int s_cpu_download(xt_backend *b, float *params, float *grads, float *m, 
                           int64_t *step, xt_err *err) {
     s_cpu *self = (s_cpu *)b;
     size_t bytes = b->lay.n_params * sizeof(float);
-    if (params) memcpy(params, self->adam.params, bytes);
-    if (grads) memcpy(grads, self->adam.grads, bytes);
-    if (m) memcpy(m, self->adam.m, bytes);
-    if (v) memcpy(v, self->adam.v, bytes);
-    if (step) *step = self->adam.step;
+    if (params)
+        memcpy(params, self->adam.params, bytes);
+    if (grads)
+        memcpy(grads, self->adam.grads, bytes);
+    if (m)
+        memcpy(m, self->adam.m, bytes);
+    if (v)
+        memcpy(v, self->adam.v, bytes);
+    if (step)
+        *step = self->adam.step;
     return 0;
 }
 
@@ -136,14 +144,16 @@ static void s_gather_inputs(s_cpu *self, const int *chunks, int n, int steps) {
             const int c = chunks[b];
             const size_t r = (size_t)t * n + b, s = (size_t)c * T + t;
             memcpy(self->obs + r * D, bt->obs + ((size_t)c * (T + 1) + t) * D, D * sizeof(float));
-            if (bt->sym) self->sym[r] = bt->sym[c];
+            if (bt->sym)
+                self->sym[r] = bt->sym[c];
             if (t < T)
                 self->starts[r] = bt->starts[s];
             else
                 self->starts[r] = bt->terminated[s - 1] || (bt->truncated && bt->truncated[s - 1]);
         }
     if (bt->h0)
-        for (int b = 0; b < n; b++) s_gather_state(self, chunks[b], b, n);
+        for (int b = 0; b < n; b++)
+            s_gather_state(self, chunks[b], b, n);
 }
 
 // The per-step training arrays of chunks[0..n).
@@ -155,14 +165,19 @@ static void s_gather_train(s_cpu *self, const int *chunks, int n, const float *a
         for (int b = 0; b < n; b++) {
             const int c = chunks[b];
             const size_t r = (size_t)t * n + b, s = (size_t)c * T + t;
-            if (bt->actions) memcpy(self->act + r * A, bt->actions + s * A, A * sizeof(float));
-            if (bt->actions_i) self->act_i[r] = bt->actions_i[s];
-            if (bt->masks) memcpy(self->masks + r * A, bt->masks + s * A, A);
+            if (bt->actions)
+                memcpy(self->act + r * A, bt->actions + s * A, A * sizeof(float));
+            if (bt->actions_i)
+                self->act_i[r] = bt->actions_i[s];
+            if (bt->masks)
+                memcpy(self->masks + r * A, bt->masks + s * A, A);
             self->old_logp[r] = bt->logp[s];
             self->adv[r] = adv[s];
             self->ret[r] = ret[s];
-            if (values) self->oldv[r] = values[(size_t)c * (T + 1) + t];
-            if (bt->valid) self->valid[r] = bt->valid[s];
+            if (values)
+                self->oldv[r] = values[(size_t)c * (T + 1) + t];
+            if (bt->valid)
+                self->valid[r] = bt->valid[s];
         }
 }
 
@@ -191,15 +206,18 @@ static int s_cpu_evaluate(xt_backend *b, float *values, xt_err *err) {
     // the critic over T + 1 steps, max_chunks chunks at a time
     for (int c0 = 0; c0 < C; c0 += G) {
         int n = C - c0 < G ? C - c0 : G;
-        for (int k = 0; k < n; k++) idx[k] = c0 + k;
+        for (int k = 0; k < n; k++)
+            idx[k] = c0 + k;
         s_gather_inputs(self, idx, n, T + 1);
         xt_model_input in = {self->obs, self->batch.sym ? self->sym : NULL, self->starts,
                              self->batch.h0 ? self->h0 : NULL, self->batch.c0 ? self->c0 : NULL};
         int rc = xt_model_forward(m, self->adam.params, &in, n, T + 1, XT_NET_CRITIC, err);
-        if (rc) return xt_err_prefix(err, "cpu backend evaluate");
+        if (rc)
+            return xt_err_prefix(err, "cpu backend evaluate");
         const float *v = xt_model_values(m);
         for (int t = 0; t <= T; t++)
-            for (int k = 0; k < n; k++) values[(size_t)(c0 + k) * (T + 1) + t] = v[t * n + k];
+            for (int k = 0; k < n; k++)
+                values[(size_t)(c0 + k) * (T + 1) + t] = v[t * n + k];
     }
     self->tm.evaluate += s_now() - t0;
     return 0;
@@ -210,7 +228,8 @@ static int s_cpu_loss_grad(xt_backend *b, const int *chunks, int n, const float 
                            xt_ppo_stats *stats, xt_err *err) {
     s_cpu *self = (s_cpu *)b;
     int rc = s_check_chunks(self, chunks, n, err);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     double t0 = s_now();
     s_threads(self);
     const int T = self->batch.T;
@@ -238,7 +257,8 @@ static int s_cpu_loss_grad(xt_backend *b, const int *chunks, int n, const float 
     double sec[2] = {s_now() - t0, 0}; // gathering counts as forward
     rc = xt_cpu_loss_grad(self->loss, self->adam.grads, self->adam.params, &mb, coefs,
                           b->cfg.ls_min, b->cfg.ls_max, stats, sec, err);
-    if (rc) return xt_err_prefix(err, "cpu backend loss_grad");
+    if (rc)
+        return xt_err_prefix(err, "cpu backend loss_grad");
     self->tm.forward += sec[0];
     self->tm.backward += sec[1];
     self->tm.n_loss_grad++;
@@ -250,7 +270,8 @@ static int s_cpu_step(xt_backend *b, double lr, double max_grad_norm, double *gr
     s_cpu *self = (s_cpu *)b;
     double t0 = s_now(), norm = 0;
     int rc = xt_adam_update(&self->adam, &b->cfg.adam, lr, max_grad_norm, &norm);
-    if (grad_norm) *grad_norm = norm;
+    if (grad_norm)
+        *grad_norm = norm;
     if (rc) {
         self->tm.n_step_refused++;
         return xt_err_set(err, XT_ENUMERIC,
@@ -261,7 +282,8 @@ static int s_cpu_step(xt_backend *b, double lr, double max_grad_norm, double *gr
     size_t na = xt_model_tensor_size(&b->lay, XT_T_actor_log_std);
     float *ls = self->adam.params + b->lay.off[XT_T_actor_log_std];
     for (size_t k = 0; k < na; k++)
-        ls[k] = ls[k] < b->cfg.ls_min ? b->cfg.ls_min : (ls[k] > b->cfg.ls_max ? b->cfg.ls_max : ls[k]);
+        ls[k] =
+            ls[k] < b->cfg.ls_min ? b->cfg.ls_min : (ls[k] > b->cfg.ls_max ? b->cfg.ls_max : ls[k]);
     self->tm.optimizer += s_now() - t0;
     self->tm.n_step++;
     return 0;
@@ -274,7 +296,8 @@ static int s_cpu_infer(xt_backend *b, const float *obs, const int32_t *sym, cons
     s_threads(self);
     int rc = xt_model_infer(self->infer, self->adam.params, obs, sym, starts, h, c, actor_out,
                             value, B, err);
-    if (rc) return xt_err_prefix(err, "cpu backend infer");
+    if (rc)
+        return xt_err_prefix(err, "cpu backend infer");
     self->tm.infer += s_now() - t0;
     self->tm.n_infer++;
     return 0;
@@ -302,7 +325,8 @@ static const xt_backend_ops s_cpu_ops = {
 xt_backend *xt_backend_cpu_new(const xt_model_spec *spec, const xt_backend_config *cfg,
                                uint64_t seed, xt_err *err) {
     xt_model_layout lay;
-    if (xt_model_layout_init(&lay, spec, err)) return NULL;
+    if (xt_model_layout_init(&lay, spec, err))
+        return NULL;
     if (cfg->max_chunks < 1 || cfg->T < 1 || cfg->max_infer < 0 || cfg->threads < 1 ||
         cfg->threads > 256) {
         xt_err_set(err, XT_EINVAL,
@@ -327,10 +351,12 @@ xt_backend *xt_backend_cpu_new(const xt_model_spec *spec, const xt_backend_confi
     const size_t n = lay.n_params, B = (size_t)cfg->max_chunks, R = B * (cfg->T + 1);
     const size_t A = (size_t)spec->act_dim, S = (size_t)lay.state_size * B;
     self->loss = xt_cpu_loss_new(spec, cfg->max_chunks, cfg->T + 1, err);
-    if (!self->loss) goto fail;
+    if (!self->loss)
+        goto fail;
     if (cfg->max_infer) {
         self->infer = xt_model_new(spec, cfg->max_infer, 1, 0, err);
-        if (!self->infer) goto fail;
+        if (!self->infer)
+            goto fail;
     }
     self->slab = aligned_alloc(64, 4 * n * sizeof(float));
     self->obs = malloc(R * spec->obs_dim * sizeof(float));

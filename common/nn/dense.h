@@ -12,8 +12,8 @@
 
 void xt_dense_forward(float *out, const float *in, const float *w, const float *b, int relu, int N,
                       int I, int O);
-void xt_dense_forward_f64(double *out, const double *in, const double *w, const double *b,
-                          int relu, int N, int I, int O);
+void xt_dense_forward_f64(double *out, const double *in, const double *w, const double *b, int relu,
+                          int N, int I, int O);
 
 // dout [N, O] (gradient of the pre-activation: run xt_relu_backward first
 // for a ReLU layer) -> dw [O, I] (+=), db [O] (+=), din [N, I] (written;

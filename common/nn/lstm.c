@@ -53,7 +53,9 @@ static inline s_v4f s_vexp_f32(s_v4f x) {
     return p * (s_v4f)e;
 }
 
-static inline s_v4f s_vsig_f32(s_v4f x) { return 1.0f / (1.0f + s_vexp_f32(-x)); }
+static inline s_v4f s_vsig_f32(s_v4f x) {
+    return 1.0f / (1.0f + s_vexp_f32(-x));
+}
 
 // tanh(x) = (1 - e^{-2x}) / (1 + e^{-2x}); the clamp in exp keeps it finite.
 static inline s_v4f s_vtanh_f32(s_v4f x) {
@@ -62,12 +64,14 @@ static inline s_v4f s_vtanh_f32(s_v4f x) {
 }
 
 static inline s_v2d s_vsig_f64(s_v2d x) {
-    for (int k = 0; k < 2; k++) x[k] = 1.0 / (1.0 + exp(-x[k]));
+    for (int k = 0; k < 2; k++)
+        x[k] = 1.0 / (1.0 + exp(-x[k]));
     return x;
 }
 
 static inline s_v2d s_vtanh_f64(s_v2d x) {
-    for (int k = 0; k < 2; k++) x[k] = tanh(x[k]);
+    for (int k = 0; k < 2; k++)
+        x[k] = tanh(x[k]);
     return x;
 }
 

@@ -56,7 +56,8 @@ typedef struct {
 size_t xt_lstm_cache_size(int B, int T, int H);
 size_t xt_lstm_scratch_size(int B, int T, int H);
 // Points cache at fwd (xt_lstm_cache_size elements) and scratch
-// (xt_lstm_scratch_size elements, or NULL for a forward-only cache).
+// (xt_lstm_scratch_size elements, or NULL for a forward-only cache). Bind
+// for the largest B x T the layer will run; any smaller B, T fits.
 void xt_lstm_cache_bind(xt_lstm_cache *c, float *fwd, float *scratch, int B, int T, int H);
 void xt_lstm_cache_bind_f64(xt_lstm_cache_f64 *c, double *fwd, double *scratch, int B, int T,
                             int H);

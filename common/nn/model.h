@@ -37,18 +37,18 @@
 // ---- spec
 
 typedef struct {
-    int obs_dim;                // features per step
-    int n_symbols;              // rows of the learned symbol embedding (0 = none)
-    int emb_dim;                // embedding width, concatenated to obs (0 = none)
-    int act_dim;                // A: logits (categorical) or means (Gaussian)
-    int gaussian;               // 1: learned log_std [A] (diagonal Gaussian head)
-    int lstm_hidden;            // H (default 128)
-    int lstm_layers;            // L in 0..4 (default 2)
-    int mlp_layers;             // dense ReLU layers after the LSTM, 0..4 (default 2)
-    int mlp[XT_NN_MAX_MLP];     // their widths (default {256, 128})
-    int shared_trunk;           // 1: critic head on the actor trunk (default 0)
-    float log_std_init;         // initial log_std (default 0)
-    float forget_bias;          // initial forget-gate bias in b_ih (default 1)
+    int obs_dim;            // features per step
+    int n_symbols;          // rows of the learned symbol embedding (0 = none)
+    int emb_dim;            // embedding width, concatenated to obs (0 = none)
+    int act_dim;            // A: logits (categorical) or means (Gaussian)
+    int gaussian;           // 1: learned log_std [A] (diagonal Gaussian head)
+    int lstm_hidden;        // H (default 128)
+    int lstm_layers;        // L in 0..4 (default 2)
+    int mlp_layers;         // dense ReLU layers after the LSTM, 0..4 (default 2)
+    int mlp[XT_NN_MAX_MLP]; // their widths (default {256, 128})
+    int shared_trunk;       // 1: critic head on the actor trunk (default 0)
+    float log_std_init;     // initial log_std (default 0)
+    float forget_bias;      // initial forget-gate bias in b_ih (default 1)
 } xt_model_spec;
 
 // Seed-003 defaults: L = 2, H = 128, MLP {256, 128}, separate critic.
@@ -70,29 +70,29 @@ enum { XT_KIND_EMB, XT_KIND_LSTM, XT_KIND_FC, XT_KIND_HEAD, XT_KIND_LOGSTD };
 // X(name, rows, cols, net, kind, layer, slot); shapes read `const xt_model_dims *d`.
 // LSTM slots: 0 W_ih [4H, I], 1 W_hh [4H, H], 2 b_ih [4H], 3 b_hh [4H]
 // (PyTorch / cuDNN layout, gates i, f, g, o). Dense and head: 0 W [O, I], 1 b [O].
-#define XT_MODEL_LSTM(X, net, n, k)                                             \
+#define XT_MODEL_LSTM(X, net, n, k)                                              \
     X(net##_lstm##k##_w_ih, 4 * d->lh[n][k], d->li[n][k], n, XT_KIND_LSTM, k, 0) \
     X(net##_lstm##k##_w_hh, 4 * d->lh[n][k], d->lh[n][k], n, XT_KIND_LSTM, k, 1) \
     X(net##_lstm##k##_b_ih, 4 * d->lh[n][k], 1, n, XT_KIND_LSTM, k, 2)           \
     X(net##_lstm##k##_b_hh, 4 * d->lh[n][k], 1, n, XT_KIND_LSTM, k, 3)
-#define XT_MODEL_FC(X, net, n, k)                                      \
+#define XT_MODEL_FC(X, net, n, k)                                     \
     X(net##_fc##k##_w, d->fo[n][k], d->fi[n][k], n, XT_KIND_FC, k, 0) \
     X(net##_fc##k##_b, d->fo[n][k], 1, n, XT_KIND_FC, k, 1)
-#define XT_MODEL_NET(X, net, n)                                                              \
-    XT_MODEL_LSTM(X, net, n, 0)                                                              \
-    XT_MODEL_LSTM(X, net, n, 1)                                                              \
-    XT_MODEL_LSTM(X, net, n, 2)                                                              \
-    XT_MODEL_LSTM(X, net, n, 3)                                                              \
-    XT_MODEL_FC(X, net, n, 0)                                                                \
-    XT_MODEL_FC(X, net, n, 1)                                                                \
-    XT_MODEL_FC(X, net, n, 2)                                                                \
-    XT_MODEL_FC(X, net, n, 3)                                                                \
-    X(net##_head_w, d->ho[n], d->hi[n], n, XT_KIND_HEAD, 0, 0)                               \
+#define XT_MODEL_NET(X, net, n)                                \
+    XT_MODEL_LSTM(X, net, n, 0)                                \
+    XT_MODEL_LSTM(X, net, n, 1)                                \
+    XT_MODEL_LSTM(X, net, n, 2)                                \
+    XT_MODEL_LSTM(X, net, n, 3)                                \
+    XT_MODEL_FC(X, net, n, 0)                                  \
+    XT_MODEL_FC(X, net, n, 1)                                  \
+    XT_MODEL_FC(X, net, n, 2)                                  \
+    XT_MODEL_FC(X, net, n, 3)                                  \
+    X(net##_head_w, d->ho[n], d->hi[n], n, XT_KIND_HEAD, 0, 0) \
     X(net##_head_b, d->ho[n], 1, n, XT_KIND_HEAD, 0, 1)
-#define XT_MODEL_TENSORS(X)                                 \
-    X(sym_emb, d->n_sym, d->emb, 0, XT_KIND_EMB, 0, 0)      \
-    XT_MODEL_NET(X, actor, 0)                               \
-    X(actor_log_std, d->std, 1, 0, XT_KIND_LOGSTD, 0, 0)    \
+#define XT_MODEL_TENSORS(X)                              \
+    X(sym_emb, d->n_sym, d->emb, 0, XT_KIND_EMB, 0, 0)   \
+    XT_MODEL_NET(X, actor, 0)                            \
+    X(actor_log_std, d->std, 1, 0, XT_KIND_LOGSTD, 0, 0) \
     XT_MODEL_NET(X, critic, 1)
 
 #define XT_MODEL_X_ID(name, rows, cols, net, kind, layer, slot) XT_T_##name,
@@ -110,10 +110,10 @@ typedef struct {
     xt_model_spec spec;
     xt_model_dims dims;
     size_t rows[XT_T_COUNT], cols[XT_T_COUNT], off[XT_T_COUNT];
-    size_t n_params;                              // slab elements, padding included
+    size_t n_params; // slab elements, padding included
     int lstm[2][XT_NN_MAX_LSTM][4], fc[2][XT_NN_MAX_MLP][2], head[2][2]; // tensor ids
-    int in_dim;                                   // obs_dim + emb_dim
-    int state_size;                               // elements of h (or c) per env: 2 L H
+    int in_dim;                                                          // obs_dim + emb_dim
+    int state_size; // elements of h (or c) per env: 2 L H
 } xt_model_layout;
 
 // Validates spec (fields named in the sentence) and fills the table.
@@ -137,6 +137,23 @@ void xt_model_init_params(const xt_model_layout *lay, float *params, xt_rng *rng
 // Multiply-add FLOPs (2 per MAC) of one env-step forward, actor + critic.
 double xt_model_step_flops(const xt_model_layout *lay);
 
+// ---- checkpoints: one named float32 section per non-empty tensor
+
+struct xt_ckpt_writer;
+struct xt_ckpt;
+
+// Sections a slab adds (the non-empty tensors).
+int xt_model_ckpt_sections(const xt_model_layout *lay);
+// Adds "<prefix><tensor name>" sections (e.g. prefix "params." gives
+// "params.actor_lstm0_w_ih") pointing into slab (not copied: keep it alive
+// until the writer has written).
+int xt_model_ckpt_add(struct xt_ckpt_writer *w, const xt_model_layout *lay, const float *slab,
+                      const char *prefix, xt_err *err);
+// Fills slab (n_params floats, padding zeroed) from those sections. A missing
+// section or one whose length differs from the layout's fails, naming it.
+int xt_model_ckpt_read(const struct xt_ckpt *ck, const xt_model_layout *lay, float *slab,
+                       const char *prefix, xt_err *err);
+
 // ---- model (forward / backward / infer)
 
 typedef struct xt_model xt_model;
@@ -146,10 +163,10 @@ enum { XT_NET_ACTOR = 1, XT_NET_CRITIC = 2, XT_NET_BOTH = 3 };
 
 // Inputs of one forward over [T, B]. Buffers must stay valid until backward.
 typedef struct {
-    const float *obs;       // [T, B, obs_dim]
-    const int32_t *sym;     // [T, B] symbol ids in [0, n_symbols) (NULL without embedding)
-    const uint8_t *starts;  // [T, B] nonzero: an episode starts here, state reset (NULL: none)
-    const float *h0, *c0;   // [2][L][B][H] state before t = 0 (NULL = zeros)
+    const float *obs;      // [T, B, obs_dim]
+    const int32_t *sym;    // [T, B] symbol ids in [0, n_symbols) (NULL without embedding)
+    const uint8_t *starts; // [T, B] nonzero: an episode starts here, state reset (NULL: none)
+    const float *h0, *c0;  // [2][L][B][H] state before t = 0 (NULL = zeros)
 } xt_model_input;
 typedef struct {
     const double *obs;
@@ -172,8 +189,8 @@ const xt_model_layout *xt_model_layout_of_f64(const xt_model_f64 *m);
 // B / T beyond the workspace or a symbol id out of range.
 int xt_model_forward(xt_model *m, const float *params, const xt_model_input *in, int B, int T,
                      int nets, xt_err *err);
-int xt_model_forward_f64(xt_model_f64 *m, const double *params, const xt_model_input_f64 *in,
-                         int B, int T, int nets, xt_err *err);
+int xt_model_forward_f64(xt_model_f64 *m, const double *params, const xt_model_input_f64 *in, int B,
+                         int T, int nets, xt_err *err);
 
 // Outputs of the last forward: actor head [T * B, A], values [T * B].
 const float *xt_model_actor_out(const xt_model *m);
@@ -197,10 +214,10 @@ void xt_model_backward_f64(xt_model_f64 *m, double *grads, const double *params,
 // then left as it was). Two GEMMs per LSTM layer (input and recurrent, all
 // four gates fused), one per dense layer; no allocation.
 int xt_model_infer(xt_model *m, const float *params, const float *obs, const int32_t *sym,
-                   const uint8_t *starts, float *h, float *c, float *actor_out, float *value,
-                   int B, xt_err *err);
-int xt_model_infer_f64(xt_model_f64 *m, const double *params, const double *obs,
-                       const int32_t *sym, const uint8_t *starts, double *h, double *c,
-                       double *actor_out, double *value, int B, xt_err *err);
+                   const uint8_t *starts, float *h, float *c, float *actor_out, float *value, int B,
+                   xt_err *err);
+int xt_model_infer_f64(xt_model_f64 *m, const double *params, const double *obs, const int32_t *sym,
+                       const uint8_t *starts, double *h, double *c, double *actor_out,
+                       double *value, int B, xt_err *err);
 
 #endif

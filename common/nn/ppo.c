@@ -56,26 +56,40 @@ void xt_ppo_config_default(xt_ppo_config *c) {
 }
 
 static int s_num(xt_err *err, const char *field, double v, double lo, double hi) {
-    if (isfinite(v) && v >= lo && v <= hi) return 0;
+    if (isfinite(v) && v >= lo && v <= hi)
+        return 0;
     return xt_err_set(err, XT_EINVAL, "ppo.%s: must be between %g and %g (got %g)", field, lo, hi,
                       v);
 }
 
 int xt_ppo_config_check(const xt_ppo_config *c, xt_err *err) {
     int rc;
-    if ((rc = s_num(err, "n_epochs", c->n_epochs, 1, 1000))) return rc;
-    if ((rc = s_num(err, "minibatch_chunks", c->minibatch_chunks, 1, 1 << 20))) return rc;
-    if ((rc = s_num(err, "gamma", c->gamma, 0, 1))) return rc;
-    if ((rc = s_num(err, "gae_lambda", c->gae_lambda, 0, 1))) return rc;
-    if ((rc = s_num(err, "clip_range", c->hp.clip_eps, 1e-6, 10))) return rc;
-    if ((rc = s_num(err, "vf_coef", c->hp.vf_coef, 0, 100))) return rc;
-    if ((rc = s_num(err, "vf_clip", c->hp.vf_clip, 0, 1e6))) return rc;
-    if ((rc = s_num(err, "ent_coef", c->hp.ent_coef, -1, 1))) return rc;
-    if ((rc = s_num(err, "target_kl", c->target_kl, 0, 100))) return rc;
-    if ((rc = s_num(err, "max_grad_norm", c->max_grad_norm, 0, 1e6))) return rc;
-    if ((rc = s_num(err, "lr", c->lr.lr_start, 0, 1))) return rc;
-    if ((rc = s_num(err, "lr_end", c->lr.lr_end, 0, 1))) return rc;
-    if ((rc = s_num(err, "ent_schedule length", c->n_ent, 0, XT_PPO_MAX_ENT_POINTS))) return rc;
+    if ((rc = s_num(err, "n_epochs", c->n_epochs, 1, 1000)))
+        return rc;
+    if ((rc = s_num(err, "minibatch_chunks", c->minibatch_chunks, 1, 1 << 20)))
+        return rc;
+    if ((rc = s_num(err, "gamma", c->gamma, 0, 1)))
+        return rc;
+    if ((rc = s_num(err, "gae_lambda", c->gae_lambda, 0, 1)))
+        return rc;
+    if ((rc = s_num(err, "clip_range", c->hp.clip_eps, 1e-6, 10)))
+        return rc;
+    if ((rc = s_num(err, "vf_coef", c->hp.vf_coef, 0, 100)))
+        return rc;
+    if ((rc = s_num(err, "vf_clip", c->hp.vf_clip, 0, 1e6)))
+        return rc;
+    if ((rc = s_num(err, "ent_coef", c->hp.ent_coef, -1, 1)))
+        return rc;
+    if ((rc = s_num(err, "target_kl", c->target_kl, 0, 100)))
+        return rc;
+    if ((rc = s_num(err, "max_grad_norm", c->max_grad_norm, 0, 1e6)))
+        return rc;
+    if ((rc = s_num(err, "lr", c->lr.lr_start, 0, 1)))
+        return rc;
+    if ((rc = s_num(err, "lr_end", c->lr.lr_end, 0, 1)))
+        return rc;
+    if ((rc = s_num(err, "ent_schedule length", c->n_ent, 0, XT_PPO_MAX_ENT_POINTS)))
+        return rc;
     if (c->n_ent > 0 && (rc = xt_sched_piecewise_check(c->ent, c->n_ent, "ppo.ent_schedule", err)))
         return rc;
     return 0;
@@ -84,7 +98,8 @@ int xt_ppo_config_check(const xt_ppo_config *c, xt_err *err) {
 // ---- lifecycle
 
 xt_ppo *xt_ppo_new(xt_backend *backend, const xt_ppo_config *cfg, int max_chunks, xt_err *err) {
-    if (xt_ppo_config_check(cfg, err)) return NULL;
+    if (xt_ppo_config_check(cfg, err))
+        return NULL;
     if (max_chunks < 1) {
         xt_err_set(err, XT_EINVAL, "ppo: max_chunks must be >= 1 (got %d)", max_chunks);
         return NULL;
@@ -115,7 +130,8 @@ xt_ppo *xt_ppo_new(xt_backend *backend, const xt_ppo_config *cfg, int max_chunks
 }
 
 void xt_ppo_destroy(xt_ppo **self_p) {
-    if (!self_p || !*self_p) return;
+    if (!self_p || !*self_p)
+        return;
     xt_ppo *self = *self_p;
     free(self->values);
     free(self->adv);
@@ -126,16 +142,25 @@ void xt_ppo_destroy(xt_ppo **self_p) {
     *self_p = NULL;
 }
 
-xt_rng *xt_ppo_rng(xt_ppo *self) { return &self->rng; }
-const float *xt_ppo_advantages(const xt_ppo *self) { return self->adv; }
-const float *xt_ppo_returns(const xt_ppo *self) { return self->ret; }
-const float *xt_ppo_values(const xt_ppo *self) { return self->values; }
+xt_rng *xt_ppo_rng(xt_ppo *self) {
+    return &self->rng;
+}
+const float *xt_ppo_advantages(const xt_ppo *self) {
+    return self->adv;
+}
+const float *xt_ppo_returns(const xt_ppo *self) {
+    return self->ret;
+}
+const float *xt_ppo_values(const xt_ppo *self) {
+    return self->values;
+}
 
 // ---- update
 
 // Fisher-Yates over [0, n).
 static void s_shuffle(int *perm, int n, xt_rng *rng) {
-    for (int k = 0; k < n; k++) perm[k] = k;
+    for (int k = 0; k < n; k++)
+        perm[k] = k;
     for (int k = n - 1; k > 0; k--) {
         int j = (int)xt_rng_below(rng, (uint64_t)k + 1);
         int t = perm[k];
@@ -160,7 +185,8 @@ static void s_gae(xt_ppo *self, const xt_batch *b, xt_ppo_report *rep) {
     int64_t n = (int64_t)C * T, valid = n;
     if (b->valid) {
         valid = 0;
-        for (int64_t k = 0; k < n; k++) valid += b->valid[k] != 0;
+        for (int64_t k = 0; k < n; k++)
+            valid += b->valid[k] != 0;
     }
     rep->samples = valid;
     rep->explained_variance = xt_ppo_explained_variance(self->vflat, self->ret, b->valid, (int)n);
@@ -177,14 +203,16 @@ int xt_ppo_update(xt_ppo *self, const xt_batch *batch, int64_t env_step, xt_ppo_
     xt_backend_timing tm0, tm1;
     xt_backend_timing_get(self->be, &tm0);
     int rc = xt_backend_set_batch(self->be, batch, err);
-    if (rc) return rc;
+    if (rc)
+        return rc;
     // 1-2: values with the current critic, then GAE on the host
-    if ((rc = xt_backend_evaluate(self->be, self->values, err))) return rc;
+    if ((rc = xt_backend_evaluate(self->be, self->values, err)))
+        return rc;
     double th = s_now();
     s_gae(self, batch, rep);
     rep->lr = xt_sched_lr_at(&cfg->lr, env_step);
-    rep->ent_coef = cfg->n_ent ? xt_sched_piecewise_at(cfg->ent, cfg->n_ent, env_step)
-                               : cfg->hp.ent_coef;
+    rep->ent_coef =
+        cfg->n_ent ? xt_sched_piecewise_at(cfg->ent, cfg->n_ent, env_step) : cfg->hp.ent_coef;
     xt_loss_coefs coefs = {cfg->hp, cfg->normalize_adv};
     coefs.hp.ent_coef = rep->ent_coef;
     double t_host = s_now() - th;
@@ -201,7 +229,8 @@ int xt_ppo_update(xt_ppo *self, const xt_batch *batch, int64_t env_step, xt_ppo_
             xt_ppo_stats st;
             rc = xt_backend_loss_grad(self->be, self->perm + s, n, self->adv, self->ret,
                                       self->values, &coefs, &st, err);
-            if (rc) return rc;
+            if (rc)
+                return rc;
             if (!isfinite(st.loss)) {
                 rep->skipped++;
                 continue;
@@ -225,7 +254,8 @@ int xt_ppo_update(xt_ppo *self, const xt_batch *batch, int64_t env_step, xt_ppo_
                 rep->skipped++;
                 continue;
             }
-            if (rc) return rc;
+            if (rc)
+                return rc;
             rep->steps++;
             gsum += gn;
         }
@@ -243,6 +273,7 @@ int xt_ppo_update(xt_ppo *self, const xt_batch *batch, int64_t env_step, xt_ppo_
     rep->t_optimizer = tm1.optimizer - tm0.optimizer;
     rep->t_host = t_host;
     rep->t_total = s_now() - t_start;
-    if (err && rep->skipped) xt_err_clear(err); // skips are reported, not errors
+    if (err && rep->skipped)
+        xt_err_clear(err); // skips are reported, not errors
     return 0;
 }

@@ -29,18 +29,18 @@
 #define XT_PPO_MAX_ENT_POINTS 16
 
 typedef struct {
-    int n_epochs;          // passes over the batch (10)
-    int minibatch_chunks;  // whole chunks per minibatch (config ppo.batch_size / T; 1)
-    double gamma;          // 0.99
-    double gae_lambda;     // 0.95
-    xt_ppo_hparams hp;     // clip 0.2, vf_coef 0.5, vf_clip 0; ent_coef used when n_ent = 0
-    int normalize_adv;     // per-minibatch advantage normalization (1)
-    double target_kl;      // stop the epochs when approx KL > 1.5 x this; 0 = off
-    double max_grad_norm;  // global clip (0.5); <= 0 = off
-    xt_sched_lr lr;        // constant 3e-4
+    int n_epochs;         // passes over the batch (10)
+    int minibatch_chunks; // whole chunks per minibatch (config ppo.batch_size / T; 1)
+    double gamma;         // 0.99
+    double gae_lambda;    // 0.95
+    xt_ppo_hparams hp;    // clip 0.2, vf_coef 0.5, vf_clip 0; ent_coef used when n_ent = 0
+    int normalize_adv;    // per-minibatch advantage normalization (1)
+    double target_kl;     // stop the epochs when approx KL > 1.5 x this; 0 = off
+    double max_grad_norm; // global clip (0.5); <= 0 = off
+    xt_sched_lr lr;       // constant 3e-4
     xt_sched_point ent[XT_PPO_MAX_ENT_POINTS]; // entropy coefficient by env step (seed 003)
-    int n_ent;             // points in ent (0 = constant hp.ent_coef)
-    uint64_t seed;         // minibatch shuffling stream
+    int n_ent;                                 // points in ent (0 = constant hp.ent_coef)
+    uint64_t seed;                             // minibatch shuffling stream
 } xt_ppo_config;
 
 // Seed 003 section 7.3: 10 epochs, gamma 0.99, lambda 0.95, clip 0.2,
@@ -57,14 +57,14 @@ typedef struct {
     double policy_loss, value_loss, entropy, approx_kl, clip_fraction, loss;
     double explained_variance; // values at update start vs GAE returns
     double grad_norm;
-    double lr, ent_coef;       // the scheduled values used
-    int epochs;                // epochs started (fewer than n_epochs after a KL stop)
-    int minibatches;           // minibatches whose loss was computed
-    int steps;                 // optimizer steps taken
-    int skipped;               // minibatches skipped as non-finite
-    int kl_stop;               // 1 when target KL ended the epochs
-    int64_t samples;           // valid samples in the batch
-    int64_t sample_epochs;     // valid samples through loss_grad, summed over minibatches
+    double lr, ent_coef;   // the scheduled values used
+    int epochs;            // epochs started (fewer than n_epochs after a KL stop)
+    int minibatches;       // minibatches whose loss was computed
+    int steps;             // optimizer steps taken
+    int skipped;           // minibatches skipped as non-finite
+    int kl_stop;           // 1 when target KL ended the epochs
+    int64_t samples;       // valid samples in the batch
+    int64_t sample_epochs; // valid samples through loss_grad, summed over minibatches
     // seconds: backend stages (evaluate, forward incl. heads + loss, backward,
     // optimizer), host GAE + shuffling, and the whole update
     double t_evaluate, t_forward, t_backward, t_optimizer, t_host, t_total;

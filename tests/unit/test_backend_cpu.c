@@ -21,7 +21,9 @@ static void *s_calloc(size_t n, size_t sz) {
     return p;
 }
 
-static double s_u(xt_rng *r, double a) { return a * (2 * xt_rng_uniform(r) - 1); }
+static double s_u(xt_rng *r, double a) {
+    return a * (2 * xt_rng_uniform(r) - 1);
+}
 
 // ---- a random chunk-major batch
 
@@ -40,7 +42,8 @@ static void rb_init(rbatch *r, const xt_model_layout *lay, int C, int T, uint64_
     xt_rng_seed(&g, seed);
     memset(r, 0, sizeof *r);
     r->obs = s_calloc((size_t)C * (T + 1) * D, sizeof(float));
-    for (size_t k = 0; k < (size_t)C * (T + 1) * D; k++) r->obs[k] = (float)xt_rng_normal(&g);
+    for (size_t k = 0; k < (size_t)C * (T + 1) * D; k++)
+        r->obs[k] = (float)xt_rng_normal(&g);
     r->act = s_calloc(N * A, sizeof(float));
     r->act_i = s_calloc(N, sizeof(int32_t));
     r->masks = s_calloc(N * A, 1);
@@ -75,11 +78,14 @@ static void rb_init(rbatch *r, const xt_model_layout *lay, int C, int T, uint64_
         }
     }
     r->sym = s_calloc(C, sizeof(int32_t));
-    for (int c = 0; c < C; c++) r->sym[c] = s->n_symbols ? c % s->n_symbols : 0;
+    for (int c = 0; c < C; c++)
+        r->sym[c] = s->n_symbols ? c % s->n_symbols : 0;
     r->h0 = s_calloc((size_t)C * S, sizeof(float));
     r->c0 = s_calloc((size_t)C * S, sizeof(float));
-    for (size_t k = 0; k < (size_t)C * S; k++) r->h0[k] = (float)s_u(&g, 0.5);
-    for (size_t k = 0; k < (size_t)C * S; k++) r->c0[k] = (float)s_u(&g, 1.0);
+    for (size_t k = 0; k < (size_t)C * S; k++)
+        r->h0[k] = (float)s_u(&g, 0.5);
+    for (size_t k = 0; k < (size_t)C * S; k++)
+        r->c0[k] = (float)s_u(&g, 1.0);
     r->b = (xt_batch){
         .C = C,
         .T = T,
@@ -101,9 +107,10 @@ static void rb_init(rbatch *r, const xt_model_layout *lay, int C, int T, uint64_
 }
 
 static void rb_free(rbatch *r) {
-    void *p[] = {r->obs, r->act, r->logp, r->rew, r->tv, r->h0, r->c0, r->sym,
-                 r->act_i, r->masks, r->starts, r->term, r->trunc, r->valid};
-    for (size_t k = 0; k < sizeof p / sizeof *p; k++) free(p[k]);
+    void *p[] = {r->obs, r->act,   r->logp,  r->rew,    r->tv,   r->h0,    r->c0,
+                 r->sym, r->act_i, r->masks, r->starts, r->term, r->trunc, r->valid};
+    for (size_t k = 0; k < sizeof p / sizeof *p; k++)
+        free(p[k]);
 }
 
 // ---- finite differences through model + heads + PPO loss (double)
@@ -124,7 +131,8 @@ static double fd_loss(fd *f) {
     xt_err err = {0};
     memset(f->G, 0, f->lay->n_params * sizeof(double));
     int rc = xt_cpu_loss_grad_f64(f->L, f->G, f->P, &f->mb, &f->coefs, -5, 2, &st, NULL, &err);
-    if (rc) print_error("%s\n", err.msg);
+    if (rc)
+        print_error("%s\n", err.msg);
     assert_int_equal(rc, 0);
     return st.loss;
 }
@@ -162,13 +170,16 @@ static void fd_init(fd *f, const xt_model_spec *s, int B, int T, double vf_clip,
     xt_model_init_params(f->lay, pf, &g);
     f->P = s_calloc(n, sizeof(double));
     f->G = s_calloc(n, sizeof(double));
-    for (size_t k = 0; k < n; k++) f->P[k] = pf[k] + s_u(&g, 0.3);
+    for (size_t k = 0; k < n; k++)
+        f->P[k] = pf[k] + s_u(&g, 0.3);
     free(pf);
     f->obs = s_calloc(N * D, sizeof(double));
-    for (size_t k = 0; k < N * D; k++) f->obs[k] = xt_rng_normal(&g);
+    for (size_t k = 0; k < N * D; k++)
+        f->obs[k] = xt_rng_normal(&g);
     f->h0 = s_calloc((size_t)S * B, sizeof(double));
     f->c0 = s_calloc((size_t)S * B, sizeof(double));
-    for (size_t k = 0; k < (size_t)S * B; k++) f->h0[k] = s_u(&g, 0.7), f->c0[k] = s_u(&g, 1.2);
+    for (size_t k = 0; k < (size_t)S * B; k++)
+        f->h0[k] = s_u(&g, 0.7), f->c0[k] = s_u(&g, 1.2);
     f->sym = s_calloc(N, sizeof(int32_t));
     f->starts = s_calloc(N, 1);
     f->valid = s_calloc(N, 1);
@@ -219,7 +230,8 @@ static void fd_init(fd *f, const xt_model_spec *s, int B, int T, double vf_clip,
     fd_logp(f, logp);
     for (size_t i = 0; i < N; i++) {
         double d;
-        do d = s_u(&g, 0.4);
+        do
+            d = s_u(&g, 0.4);
         while (fabs(exp(d) - 0.8) < 0.01 || fabs(exp(d) - 1.2) < 0.01);
         f->old_logp[i] = logp[i] - d;
     }
@@ -228,9 +240,10 @@ static void fd_init(fd *f, const xt_model_spec *s, int B, int T, double vf_clip,
 
 static void fd_free(fd *f) {
     xt_cpu_loss_destroy_f64(&f->L);
-    void *p[] = {f->P, f->G, f->obs, f->h0, f->c0, f->act, f->old_logp, f->adv, f->ret,
-                 f->oldv, f->sym, f->act_i, f->starts, f->masks, f->valid};
-    for (size_t k = 0; k < sizeof p / sizeof *p; k++) free(p[k]);
+    void *p[] = {f->P,   f->G,    f->obs, f->h0,    f->c0,     f->act,   f->old_logp, f->adv,
+                 f->ret, f->oldv, f->sym, f->act_i, f->starts, f->masks, f->valid};
+    for (size_t k = 0; k < sizeof p / sizeof *p; k++)
+        free(p[k]);
 }
 
 // Every element of every tensor of the list: analytic vs central difference.
@@ -242,7 +255,8 @@ static void fd_check_all(fd *f) {
     int bad = 0, checked = 0, expect = 0;
     for (int id = 0; id < XT_T_COUNT; id++) {
         size_t n = xt_model_tensor_size(f->lay, id);
-        if (!n) continue;
+        if (!n)
+            continue;
         expect++;
         double *p = f->P + f->lay->off[id], *ga = g + f->lay->off[id];
         int nonzero = 0;
@@ -320,12 +334,15 @@ static void t_backend_matches_reference(void **state) {
         float adv[C * T], ret[C * T], vals[C * (T + 1)];
         xt_rng g;
         xt_rng_seed(&g, 77);
-        for (int k = 0; k < C * T; k++) adv[k] = (float)xt_rng_normal(&g), ret[k] = (float)xt_rng_normal(&g);
-        for (int k = 0; k < C * (T + 1); k++) vals[k] = (float)xt_rng_normal(&g);
+        for (int k = 0; k < C * T; k++)
+            adv[k] = (float)xt_rng_normal(&g), ret[k] = (float)xt_rng_normal(&g);
+        for (int k = 0; k < C * (T + 1); k++)
+            vals[k] = (float)xt_rng_normal(&g);
         xt_loss_coefs coefs = {{0.2, 0.5, 0.01, 0.5}, 1};
         xt_ppo_stats st;
         assert_int_equal(xt_backend_loss_grad(be, pick, n, adv, ret, vals, &coefs, &st, &err), 0);
-        float *P = s_calloc(lay->n_params, sizeof(float)), *Gf = s_calloc(lay->n_params, sizeof(float));
+        float *P = s_calloc(lay->n_params, sizeof(float)),
+              *Gf = s_calloc(lay->n_params, sizeof(float));
         assert_int_equal(xt_backend_download(be, P, Gf, NULL, NULL, NULL, &err), 0);
         // the same minibatch gathered by hand, time-major, in double
         const size_t N = (size_t)n * T;
@@ -337,8 +354,10 @@ static void t_backend_matches_reference(void **state) {
         for (int t = 0; t < T; t++)
             for (int b = 0; b < n; b++) {
                 size_t r = (size_t)t * n + b, i = (size_t)pick[b] * T + t;
-                for (int d = 0; d < D; d++) obs[r * D + d] = rb.obs[((size_t)pick[b] * (T + 1) + t) * D + d];
-                for (int j = 0; j < A; j++) act[r * A + j] = rb.act[i * A + j], mk[r * A + j] = rb.masks[i * A + j];
+                for (int d = 0; d < D; d++)
+                    obs[r * D + d] = rb.obs[((size_t)pick[b] * (T + 1) + t) * D + d];
+                for (int j = 0; j < A; j++)
+                    act[r * A + j] = rb.act[i * A + j], mk[r * A + j] = rb.masks[i * A + j];
                 ai[r] = rb.act_i[i], ol[r] = rb.logp[i], ad[r] = adv[i], rt[r] = ret[i];
                 ov[r] = vals[(size_t)pick[b] * (T + 1) + t];
                 sym[r] = rb.sym[pick[b]], st8[r] = rb.starts[i], va[r] = rb.valid[i];
@@ -347,16 +366,21 @@ static void t_backend_matches_reference(void **state) {
         for (int j = 0; j < S / H; j++)
             for (int b = 0; b < n; b++)
                 for (int k = 0; k < H; k++) {
-                    h0[((size_t)j * n + b) * H + k] = rb.h0[(size_t)pick[b] * S + (size_t)j * H + k];
-                    c0[((size_t)j * n + b) * H + k] = rb.c0[(size_t)pick[b] * S + (size_t)j * H + k];
+                    h0[((size_t)j * n + b) * H + k] =
+                        rb.h0[(size_t)pick[b] * S + (size_t)j * H + k];
+                    c0[((size_t)j * n + b) * H + k] =
+                        rb.c0[(size_t)pick[b] * S + (size_t)j * H + k];
                 }
-        xt_minibatch_f64 mb = {n, T, obs, sym, st8, h0, c0, gaussian ? act : NULL,
-                               gaussian ? NULL : ai, mk, ol, ad, rt, ov, va};
+        xt_minibatch_f64 mb = {
+            n,  T,  obs, sym, st8, h0, c0, gaussian ? act : NULL, gaussian ? NULL : ai,
+            mk, ol, ad,  rt,  ov,  va};
         xt_cpu_loss_f64 *L = xt_cpu_loss_new_f64(&s, n, T, &err);
         double *P64 = s_calloc(lay->n_params, 8), *G64 = s_calloc(lay->n_params, 8);
-        for (size_t k = 0; k < lay->n_params; k++) P64[k] = P[k];
+        for (size_t k = 0; k < lay->n_params; k++)
+            P64[k] = P[k];
         xt_ppo_stats st64;
-        assert_int_equal(xt_cpu_loss_grad_f64(L, G64, P64, &mb, &coefs, -5, 2, &st64, NULL, &err), 0);
+        assert_int_equal(xt_cpu_loss_grad_f64(L, G64, P64, &mb, &coefs, -5, 2, &st64, NULL, &err),
+                         0);
         // Tolerance: float forward/backward over 6 recurrent steps with
         // 8..12-wide layers; each gradient element is a sum of ~100 float
         // products, rounding ~1e-6 relative to the largest gradient. Compare
@@ -365,8 +389,10 @@ static void t_backend_matches_reference(void **state) {
         for (int id = 0; id < XT_T_COUNT; id++) {
             size_t sz = xt_model_tensor_size(lay, id), o = lay->off[id];
             double gmax = 0, worst = 0;
-            for (size_t k = 0; k < sz; k++) gmax = fmax(gmax, fabs(G64[o + k]));
-            for (size_t k = 0; k < sz; k++) worst = fmax(worst, fabs(Gf[o + k] - G64[o + k]));
+            for (size_t k = 0; k < sz; k++)
+                gmax = fmax(gmax, fabs(G64[o + k]));
+            for (size_t k = 0; k < sz; k++)
+                worst = fmax(worst, fabs(Gf[o + k] - G64[o + k]));
             if (worst > 1e-4 * (gmax + 1e-3))
                 print_error("%s: worst %g of max %g\n", xt_model_tensor_name(id), worst, gmax);
             assert_true(worst <= 1e-4 * (gmax + 1e-3));
@@ -375,12 +401,15 @@ static void t_backend_matches_reference(void **state) {
         assert_int_equal(st.n_valid, st64.n_valid);
         // bad chunk index
         int badpick[2] = {1, C};
-        assert_int_equal(xt_backend_loss_grad(be, badpick, 2, adv, ret, vals, &coefs, &st, &err), XT_EINVAL);
+        assert_int_equal(xt_backend_loss_grad(be, badpick, 2, adv, ret, vals, &coefs, &st, &err),
+                         XT_EINVAL);
         assert_string_equal(err.msg, "cpu backend: minibatch entry 1 is chunk 5, outside [0, 5)");
-        assert_int_equal(xt_backend_loss_grad(be, pick, 5, adv, ret, vals, &coefs, &st, &err), XT_EINVAL);
+        assert_int_equal(xt_backend_loss_grad(be, pick, 5, adv, ret, vals, &coefs, &st, &err),
+                         XT_EINVAL);
         assert_string_equal(err.msg, "backend loss_grad: 5 chunks per minibatch, must be 1..4");
         void *fr[] = {P, Gf, obs, act, ol, ad, rt, ov, h0, c0, sym, ai, st8, mk, va, P64, G64};
-        for (size_t k = 0; k < sizeof fr / sizeof *fr; k++) free(fr[k]);
+        for (size_t k = 0; k < sizeof fr / sizeof *fr; k++)
+            free(fr[k]);
         xt_cpu_loss_destroy_f64(&L);
         rb_free(&rb);
         xt_backend_destroy(&be);
@@ -404,6 +433,18 @@ static void t_evaluate(void **state) {
     const xt_model_layout *lay = xt_backend_layout(be);
     rbatch rb;
     rb_init(&rb, lay, C, T, 8);
+    rb.sym[4] = 4;
+    assert_int_equal(xt_backend_set_batch(be, &rb.b, &err), XT_EINVAL);
+    assert_string_equal(err.msg, "batch.sym[4]: symbol id 4 is outside [0, 4)");
+    rb.sym[4] = 3;
+    rb.b.T = T + 1;
+    assert_int_equal(xt_backend_set_batch(be, &rb.b, &err), XT_EINVAL);
+    assert_string_equal(err.msg, "batch.T: must equal the backend's chunk length 5 (got 6)");
+    rb.b.T = T;
+    rb.b.rewards = NULL;
+    assert_int_equal(xt_backend_set_batch(be, &rb.b, &err), XT_EINVAL);
+    assert_string_equal(err.msg, "batch.rewards: missing (NULL) but required by the model spec");
+    rb.b.rewards = rb.rew;
     rb.term[2 * T + T - 1] = 1; // chunk 2 ends an episode at its last step
     float vals[C * (T + 1)];
     assert_int_equal(xt_backend_evaluate(be, vals, &err), XT_ESTATE);
@@ -419,7 +460,8 @@ static void t_evaluate(void **state) {
     for (int c = 0; c < C; c++) {
         int32_t sym[T + 1];
         uint8_t st[T + 1];
-        for (int t = 0; t < T; t++) st[t] = rb.starts[c * T + t], sym[t] = rb.sym[c];
+        for (int t = 0; t < T; t++)
+            st[t] = rb.starts[c * T + t], sym[t] = rb.sym[c];
         st[T] = rb.term[c * T + T - 1] || rb.trunc[c * T + T - 1];
         sym[T] = rb.sym[c];
         xt_model_input in = {rb.obs + (size_t)c * (T + 1) * s.obs_dim, sym, st,
@@ -455,10 +497,12 @@ static void t_nonfinite_and_clamp(void **state) {
     rbatch rb;
     rb_init(&rb, lay, C, T, 6);
     float adv[C * T], ret[C * T], vals[C * (T + 1)];
-    for (int k = 0; k < C * T; k++) adv[k] = (float)(k % 3) - 1, ret[k] = 0.5f;
+    for (int k = 0; k < C * T; k++)
+        adv[k] = (float)(k % 3) - 1, ret[k] = 0.5f;
     assert_int_equal(xt_backend_set_batch(be, &rb.b, &err), 0);
     assert_int_equal(xt_backend_evaluate(be, vals, &err), 0);
-    float *before = s_calloc(n, 4), *after = s_calloc(n, 4), *m0 = s_calloc(n, 4), *m1 = s_calloc(n, 4);
+    float *before = s_calloc(n, 4), *after = s_calloc(n, 4), *m0 = s_calloc(n, 4),
+          *m1 = s_calloc(n, 4);
     int64_t step0, step1;
     assert_int_equal(xt_backend_download(be, before, NULL, m0, NULL, &step0, &err), 0);
     rb.obs[3] = NAN;
@@ -497,7 +541,8 @@ static void t_nonfinite_and_clamp(void **state) {
     }
     assert_true(at_bound > 0); // lr 10 moved it past a bound: the clamp acted
     // infer without an inference model
-    assert_int_equal(xt_backend_infer(be, rb.obs, rb.sym, NULL, rb.h0, rb.c0, adv, NULL, 1, &err), XT_EINVAL);
+    assert_int_equal(xt_backend_infer(be, rb.obs, rb.sym, NULL, rb.h0, rb.c0, adv, NULL, 1, &err),
+                     XT_EINVAL);
     assert_string_equal(err.msg, "backend infer: 1 envs, the backend was built for 1..0");
     free(before), free(after), free(m0), free(m1);
     rb_free(&rb);
@@ -548,7 +593,8 @@ static void s_run_updates(uint64_t seed, double *losses, float *final, size_t n_
         assert_int_equal(rep.steps, 6);
         assert_int_equal(rep.skipped, 0);
         int64_t valid = 0;
-        for (int k = 0; k < C * T; k++) valid += rb.valid[k];
+        for (int k = 0; k < C * T; k++)
+            valid += rb.valid[k];
         assert_int_equal(rep.samples, valid);
         assert_int_equal(rep.sample_epochs, 3 * valid);
         assert_true(rep.grad_norm > 0 && isfinite(rep.loss));
@@ -570,7 +616,8 @@ static void t_determinism(void **state) {
     xt_model_layout lay;
     assert_int_equal(xt_model_layout_init(&lay, &s, NULL), 0);
     double l1[3], l2[3], l3[3];
-    float *w1 = s_calloc(lay.n_params, 4), *w2 = s_calloc(lay.n_params, 4), *w3 = s_calloc(lay.n_params, 4);
+    float *w1 = s_calloc(lay.n_params, 4), *w2 = s_calloc(lay.n_params, 4),
+          *w3 = s_calloc(lay.n_params, 4);
     s_run_updates(5, l1, w1, lay.n_params);
     s_run_updates(5, l2, w2, lay.n_params);
     s_run_updates(6, l3, w3, lay.n_params);
@@ -662,7 +709,8 @@ static double s_memory_task(int lstm_layers) {
     mem_env env;
     xt_rng g;
     xt_rng_seed(&g, 99);
-    for (int b = 0; b < C; b++) env.t[b] = 0, env.cue[b] = xt_rng_uniform(&g) < 0.5 ? 1.0f : -1.0f;
+    for (int b = 0; b < C; b++)
+        env.t[b] = 0, env.cue[b] = xt_rng_uniform(&g) < 0.5 ? 1.0f : -1.0f;
     memset(st, 1, sizeof st);
     const int H = s.lstm_hidden, n_state = S ? S / H : 0;
     double acc = 0;
@@ -677,10 +725,14 @@ static double s_memory_task(int lstm_layers) {
         int right = 0, decisions = 0;
         for (int t = 0; t <= T; t++) {
             mem_obs(&env, step_obs);
-            for (int b = 0; b < C; b++) memcpy(obs + ((size_t)b * (T + 1) + t) * 2, step_obs + b * 2, 8);
-            if (t == T) break;
-            assert_int_equal(xt_backend_infer(be, step_obs, NULL, st, h, c, logits, NULL, C, &err), 0);
-            for (int b = 0; b < C; b++) u[b] = xt_rng_uniformf(&g);
+            for (int b = 0; b < C; b++)
+                memcpy(obs + ((size_t)b * (T + 1) + t) * 2, step_obs + b * 2, 8);
+            if (t == T)
+                break;
+            assert_int_equal(xt_backend_infer(be, step_obs, NULL, st, h, c, logits, NULL, C, &err),
+                             0);
+            for (int b = 0; b < C; b++)
+                u[b] = xt_rng_uniformf(&g);
             assert_int_equal(xt_heads_cat_sample(a, lp, logits, NULL, u, C, 2), 0);
             for (int b = 0; b < C; b++) {
                 size_t i = (size_t)b * T + t;
@@ -690,33 +742,47 @@ static double s_memory_task(int lstm_layers) {
                 term[i] = (uint8_t)last;
                 right += last && rew[i] > 0, decisions += last;
                 st[b] = (uint8_t)last;
-                if (last) env.cue[b] = xt_rng_uniform(&g) < 0.5 ? 1.0f : -1.0f;
+                if (last)
+                    env.cue[b] = xt_rng_uniform(&g) < 0.5 ? 1.0f : -1.0f;
                 env.t[b] = last ? 0 : env.t[b] + 1;
             }
         }
-        xt_batch batch = {.C = C, .T = T, .obs = obs, .actions_i = act, .logp = logp,
-                          .rewards = rew, .starts = starts, .terminated = term, .h0 = h0, .c0 = c0};
+        xt_batch batch = {.C = C,
+                          .T = T,
+                          .obs = obs,
+                          .actions_i = act,
+                          .logp = logp,
+                          .rewards = rew,
+                          .starts = starts,
+                          .terminated = term,
+                          .h0 = h0,
+                          .c0 = c0};
         xt_ppo_report rep;
         assert_int_equal(xt_ppo_update(ppo, &batch, steps, &rep, &err), 0);
         assert_int_equal(rep.skipped, 0);
         steps += C * T;
         acc = (double)right / decisions;
-        if (update >= 20 && acc > 0.97) break;
+        if (update >= 20 && acc > 0.97)
+            break;
     }
     // greedy evaluation on fresh episodes with the trained weights
     memset(h, 0, (size_t)S * C * 4), memset(c, 0, (size_t)S * C * 4);
-    for (int b = 0; b < C; b++) env.t[b] = 0, env.cue[b] = b % 2 ? 1.0f : -1.0f;
+    for (int b = 0; b < C; b++)
+        env.t[b] = 0, env.cue[b] = b % 2 ? 1.0f : -1.0f;
     int right = 0;
     for (int round = 0; round < 4; round++)
         for (int t = 0; t < MEM_EP; t++) {
             mem_obs(&env, step_obs);
             memset(st, t == 0, sizeof st);
-            assert_int_equal(xt_backend_infer(be, step_obs, NULL, st, h, c, logits, NULL, C, &err), 0);
+            assert_int_equal(xt_backend_infer(be, step_obs, NULL, st, h, c, logits, NULL, C, &err),
+                             0);
             xt_heads_cat_argmax(a, NULL, logits, NULL, C, 2);
             for (int b = 0; b < C; b++) {
-                if (t == MEM_EP - 1) right += (a[b] == 1) == (env.cue[b] > 0);
+                if (t == MEM_EP - 1)
+                    right += (a[b] == 1) == (env.cue[b] > 0);
                 env.t[b] = (env.t[b] + 1) % MEM_EP;
-                if (t == MEM_EP - 1) env.cue[b] = (b + round) % 3 ? -env.cue[b] : env.cue[b];
+                if (t == MEM_EP - 1)
+                    env.cue[b] = (b + round) % 3 ? -env.cue[b] : env.cue[b];
             }
         }
     double greedy = right / (4.0 * C);
@@ -724,7 +790,8 @@ static double s_memory_task(int lstm_layers) {
                   "greedy %.3f\n",
                   lstm_layers, acc, (long long)steps, greedy);
     void *fr[] = {h, c, obs, h0, c0, logp, rew, logits, act, starts, term};
-    for (size_t k = 0; k < sizeof fr / sizeof *fr; k++) free(fr[k]);
+    for (size_t k = 0; k < sizeof fr / sizeof *fr; k++)
+        free(fr[k]);
     xt_ppo_destroy(&ppo);
     xt_backend_destroy(&be);
     return greedy;

@@ -9,9 +9,11 @@
 #include "core/rng.h"
 #include "nn/dense.h"
 
-#define assert_near(a, b, tol) s_near((double)(a), (double)(b), (double)(tol), #a, __FILE__, __LINE__)
+#define assert_near(a, b, tol) \
+    s_near((double)(a), (double)(b), (double)(tol), #a, __FILE__, __LINE__)
 static void s_near(double a, double b, double tol, const char *what, const char *file, int line) {
-    if (fabs(a - b) <= tol) return;
+    if (fabs(a - b) <= tol)
+        return;
     print_error("%s:%d: %s = %.17g, expected %.17g (tol %g)\n", file, line, what, a, b, tol);
     fail();
 }
@@ -55,7 +57,8 @@ typedef struct {
 static double s_loss(net64 *t) {
     xt_dense_forward_f64(t->y, t->x, t->w, t->b, 1, N, I, O);
     double s = 0;
-    for (int k = 0; k < N * O; k++) s += t->wl[k] * t->y[k];
+    for (int k = 0; k < N * O; k++)
+        s += t->wl[k] * t->y[k];
     return s;
 }
 
@@ -64,10 +67,14 @@ static void t_grad(void **state) {
     net64 t;
     xt_rng r;
     xt_rng_seed(&r, 3);
-    for (int k = 0; k < O * I; k++) t.w[k] = 2 * xt_rng_uniform(&r) - 1;
-    for (int k = 0; k < O; k++) t.b[k] = 0.2 * (2 * xt_rng_uniform(&r) - 1);
-    for (int k = 0; k < N * I; k++) t.x[k] = 2 * xt_rng_uniform(&r) - 1;
-    for (int k = 0; k < N * O; k++) t.wl[k] = 2 * xt_rng_uniform(&r) - 1;
+    for (int k = 0; k < O * I; k++)
+        t.w[k] = 2 * xt_rng_uniform(&r) - 1;
+    for (int k = 0; k < O; k++)
+        t.b[k] = 0.2 * (2 * xt_rng_uniform(&r) - 1);
+    for (int k = 0; k < N * I; k++)
+        t.x[k] = 2 * xt_rng_uniform(&r) - 1;
+    for (int k = 0; k < N * O; k++)
+        t.wl[k] = 2 * xt_rng_uniform(&r) - 1;
     double dw[O * I] = {0}, db[O] = {0}, dx[N * I], dy[N * O];
     (void)s_loss(&t);
     int active = 0;
@@ -103,16 +110,23 @@ static void t_float_vs_double(void **state) {
     float wf[o * i], bf[o], xf[n * i], yf[n * o];
     xt_rng r;
     xt_rng_seed(&r, 9);
-    for (int k = 0; k < o * i; k++) wf[k] = (float)(w[k] = xt_rng_normal(&r));
-    for (int k = 0; k < o; k++) bf[k] = (float)(b[k] = xt_rng_normal(&r));
-    for (int k = 0; k < n * i; k++) xf[k] = (float)(x[k] = xt_rng_normal(&r));
-    for (int k = 0; k < o * i; k++) w[k] = wf[k];
-    for (int k = 0; k < o; k++) b[k] = bf[k];
-    for (int k = 0; k < n * i; k++) x[k] = xf[k];
+    for (int k = 0; k < o * i; k++)
+        wf[k] = (float)(w[k] = xt_rng_normal(&r));
+    for (int k = 0; k < o; k++)
+        bf[k] = (float)(b[k] = xt_rng_normal(&r));
+    for (int k = 0; k < n * i; k++)
+        xf[k] = (float)(x[k] = xt_rng_normal(&r));
+    for (int k = 0; k < o * i; k++)
+        w[k] = wf[k];
+    for (int k = 0; k < o; k++)
+        b[k] = bf[k];
+    for (int k = 0; k < n * i; k++)
+        x[k] = xf[k];
     xt_dense_forward_f64(y, x, w, b, 1, n, i, o);
     xt_dense_forward(yf, xf, wf, bf, 1, n, i, o);
     // 17-term dot products of N(0,1) values: float rounding ~1e-6
-    for (int k = 0; k < n * o; k++) assert_near(yf[k], y[k], 1e-5);
+    for (int k = 0; k < n * o; k++)
+        assert_near(yf[k], y[k], 1e-5);
 }
 
 int main(void) {

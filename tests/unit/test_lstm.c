@@ -11,9 +11,11 @@
 #include "nn/lstm.h"
 
 // |a - b| <= tol, printing both on failure.
-#define assert_near(a, b, tol) s_near((double)(a), (double)(b), (double)(tol), #a, __FILE__, __LINE__)
+#define assert_near(a, b, tol) \
+    s_near((double)(a), (double)(b), (double)(tol), #a, __FILE__, __LINE__)
 static void s_near(double a, double b, double tol, const char *what, const char *file, int line) {
-    if (fabs(a - b) <= tol) return;
+    if (fabs(a - b) <= tol)
+        return;
     print_error("%s:%d: %s = %.17g, expected %.17g (tol %g)\n", file, line, what, a, b, tol);
     fail();
 }
@@ -22,8 +24,8 @@ static void s_near(double a, double b, double tol, const char *what, const char 
 
 typedef struct {
     int B, T, I, H;
-    double *w_ih, *w_hh, *b_ih, *b_hh;       // parameters
-    double *g_ih, *g_hh, *gb_ih, *gb_hh;     // gradients
+    double *w_ih, *w_hh, *b_ih, *b_hh;   // parameters
+    double *g_ih, *g_hh, *gb_ih, *gb_hh; // gradients
     double *in, *h0, *c0, *out, *dout, *din, *dh0, *dc0, *wout;
     double *fwd, *scratch;
     uint8_t *starts;
@@ -37,7 +39,8 @@ static double *s_alloc(size_t n) {
 }
 
 static void s_fill(double *p, size_t n, xt_rng *r, double scale) {
-    for (size_t k = 0; k < n; k++) p[k] = scale * (2 * xt_rng_uniform(r) - 1);
+    for (size_t k = 0; k < n; k++)
+        p[k] = scale * (2 * xt_rng_uniform(r) - 1);
 }
 
 static void lay_init(lay64 *L, int B, int T, int I, int H, uint64_t seed) {
@@ -64,10 +67,11 @@ static void lay_init(lay64 *L, int B, int T, int I, int H, uint64_t seed) {
 }
 
 static void lay_free(lay64 *L) {
-    double *ps[] = {L->w_ih, L->w_hh, L->b_ih, L->b_hh, L->g_ih, L->g_hh, L->gb_ih, L->gb_hh,
-                    L->in, L->h0, L->c0, L->out, L->dout, L->din, L->dh0, L->dc0, L->wout,
-                    L->fwd, L->scratch};
-    for (size_t k = 0; k < sizeof ps / sizeof *ps; k++) free(ps[k]);
+    double *ps[] = {L->w_ih,  L->w_hh, L->b_ih, L->b_hh, L->g_ih,   L->g_hh, L->gb_ih,
+                    L->gb_hh, L->in,   L->h0,   L->c0,   L->out,    L->dout, L->din,
+                    L->dh0,   L->dc0,  L->wout, L->fwd,  L->scratch};
+    for (size_t k = 0; k < sizeof ps / sizeof *ps; k++)
+        free(ps[k]);
     free(L->starts);
 }
 
@@ -83,16 +87,20 @@ static double lay_loss(lay64 *L) {
     lay_forward(L);
     size_t N = (size_t)L->B * L->T * L->H, BH = (size_t)L->B * L->H;
     double s = 0;
-    for (size_t k = 0; k < N; k++) s += L->wout[k] * L->out[k];
-    for (size_t k = 0; k < BH; k++) s += 0.5 * L->out[N - BH + k] * L->out[N - BH + k];
+    for (size_t k = 0; k < N; k++)
+        s += L->wout[k] * L->out[k];
+    for (size_t k = 0; k < BH; k++)
+        s += 0.5 * L->out[N - BH + k] * L->out[N - BH + k];
     return s;
 }
 
 static void lay_backward(lay64 *L) {
     size_t N = (size_t)L->B * L->T * L->H, BH = (size_t)L->B * L->H;
     (void)lay_loss(L);
-    for (size_t k = 0; k < N; k++) L->dout[k] = L->wout[k];
-    for (size_t k = 0; k < BH; k++) L->dout[N - BH + k] += L->out[N - BH + k];
+    for (size_t k = 0; k < N; k++)
+        L->dout[k] = L->wout[k];
+    for (size_t k = 0; k < BH; k++)
+        L->dout[N - BH + k] += L->out[N - BH + k];
     xt_lstm_w_f64 w = {L->w_ih, L->w_hh, L->b_ih, L->b_hh};
     xt_lstm_dw_f64 dw = {L->g_ih, L->g_hh, L->gb_ih, L->gb_hh};
     xt_lstm_backward_f64(L->din, &dw, L->dh0, L->dc0, L->dout, L->in, &w, &L->cache, L->starts,
@@ -114,7 +122,8 @@ static int s_check(lay64 *L, double *p, const double *g, size_t n, const char *w
         p[k] = keep;
         double num = (lp - lm) / (2 * eps);
         if (fabs(num - g[k]) > 1e-8 + 1e-6 * fabs(num)) {
-            if (bad++ < 5) print_error("%s[%zu]: analytic %.10g numeric %.10g\n", what, k, g[k], num);
+            if (bad++ < 5)
+                print_error("%s[%zu]: analytic %.10g numeric %.10g\n", what, k, g[k], num);
         }
     }
     return bad;
@@ -134,7 +143,8 @@ static void t_forward_hand(void **state) {
     xt_lstm_w_f64 w = {w_ih, w_hh, b_ih, b_hh};
     xt_lstm_forward_f64(&out, &c, &x, &w, &h0, &c0, NULL, 1, 1, 1, 1);
     double pre[4];
-    for (int k = 0; k < 4; k++) pre[k] = w_ih[k] * x + w_hh[k] * h0 + b_ih[k] + b_hh[k];
+    for (int k = 0; k < 4; k++)
+        pre[k] = w_ih[k] * x + w_hh[k] * h0 + b_ih[k] + b_hh[k];
     double i = 1 / (1 + exp(-pre[0])), f = 1 / (1 + exp(-pre[1])), g = tanh(pre[2]);
     double o = 1 / (1 + exp(-pre[3]));
     double cn = f * c0 + i * g;
@@ -144,7 +154,8 @@ static void t_forward_hand(void **state) {
     // with the episode-start flag the carried state is ignored: h0 = c0 = 0
     uint8_t st = 1;
     xt_lstm_forward_f64(&out, &c, &x, &w, &h0, &c0, &st, 1, 1, 1, 1);
-    for (int k = 0; k < 4; k++) pre[k] = w_ih[k] * x + b_ih[k] + b_hh[k];
+    for (int k = 0; k < 4; k++)
+        pre[k] = w_ih[k] * x + b_ih[k] + b_hh[k];
     i = 1 / (1 + exp(-pre[0])), g = tanh(pre[2]), o = 1 / (1 + exp(-pre[3]));
     assert_near(out, o * tanh(i * g), 1e-15);
 }
@@ -206,7 +217,8 @@ static void t_reset_equals_fresh(void **state) {
     memset(F.h0, 0, sizeof(double) * 10), memset(F.c0, 0, sizeof(double) * 10);
     lay_forward(&A);
     lay_forward(&F);
-    for (size_t k = 0; k < 3 * 2 * 5; k++) assert_near(A.out[3 * 2 * 5 + k], F.out[k], 1e-14);
+    for (size_t k = 0; k < 3 * 2 * 5; k++)
+        assert_near(A.out[3 * 2 * 5 + k], F.out[k], 1e-14);
     lay_free(&A);
     lay_free(&F);
 }
@@ -221,18 +233,36 @@ static void t_float_vs_double(void **state) {
     lay64 L;
     lay_init(&L, B, T, I, H, 5);
     L.starts[2 * B + 1] = L.starts[5 * B + 3] = 1;
-    for (size_t k = 0; k < (size_t)B * H; k++) L.c0[k] *= 4; // large |c| to test tanh range
+    for (size_t k = 0; k < (size_t)B * H; k++)
+        L.c0[k] *= 4; // large |c| to test tanh range
     lay_backward(&L);
     size_t N = (size_t)B * T;
     float *f[19];
-    size_t sz[] = {(size_t)G * I, (size_t)G * H, G, G, (size_t)G * I, (size_t)G * H, G, G,
-                   N * I, (size_t)B * H, (size_t)B * H, N * H, N * H, N * I, (size_t)B * H,
-                   (size_t)B * H, 1, xt_lstm_cache_size(B, T, H), xt_lstm_scratch_size(B, T, H)};
+    size_t sz[] = {(size_t)G * I,
+                   (size_t)G * H,
+                   G,
+                   G,
+                   (size_t)G * I,
+                   (size_t)G * H,
+                   G,
+                   G,
+                   N * I,
+                   (size_t)B * H,
+                   (size_t)B * H,
+                   N * H,
+                   N * H,
+                   N * I,
+                   (size_t)B * H,
+                   (size_t)B * H,
+                   1,
+                   xt_lstm_cache_size(B, T, H),
+                   xt_lstm_scratch_size(B, T, H)};
     const double *src[] = {L.w_ih, L.w_hh, L.b_ih, L.b_hh, NULL, NULL, NULL, NULL, L.in, L.h0,
-                           L.c0, NULL, L.dout, NULL, NULL, NULL, NULL, NULL, NULL};
+                           L.c0,   NULL,   L.dout, NULL,   NULL, NULL, NULL, NULL, NULL};
     for (int k = 0; k < 19; k++) {
         f[k] = calloc(sz[k], sizeof(float));
-        for (size_t e = 0; src[k] && e < sz[k]; e++) f[k][e] = (float)src[k][e];
+        for (size_t e = 0; src[k] && e < sz[k]; e++)
+            f[k][e] = (float)src[k][e];
     }
     xt_lstm_cache c;
     xt_lstm_cache_bind(&c, f[17], f[18], B, T, H);
@@ -241,15 +271,22 @@ static void t_float_vs_double(void **state) {
     xt_lstm_forward(f[11], &c, f[8], &w, f[9], f[10], L.starts, B, T, I, H);
     xt_lstm_backward(f[13], &dw, f[14], f[15], f[12], f[8], &w, &c, L.starts, B, T, I, H);
     double worst = 0;
-    for (size_t k = 0; k < N * H; k++) worst = fmax(worst, fabs(f[11][k] - L.out[k]));
-    for (size_t k = 0; k < (size_t)G * H; k++) worst = fmax(worst, fabs(f[5][k] - L.g_hh[k]));
-    for (size_t k = 0; k < (size_t)G * I; k++) worst = fmax(worst, fabs(f[4][k] - L.g_ih[k]));
-    for (size_t k = 0; k < N * I; k++) worst = fmax(worst, fabs(f[13][k] - L.din[k]));
-    for (size_t k = 0; k < (size_t)B * H; k++) worst = fmax(worst, fabs(f[15][k] - L.dc0[k]));
-    for (int k = 0; k < G; k++) worst = fmax(worst, fabs(f[6][k] - L.gb_ih[k]));
+    for (size_t k = 0; k < N * H; k++)
+        worst = fmax(worst, fabs(f[11][k] - L.out[k]));
+    for (size_t k = 0; k < (size_t)G * H; k++)
+        worst = fmax(worst, fabs(f[5][k] - L.g_hh[k]));
+    for (size_t k = 0; k < (size_t)G * I; k++)
+        worst = fmax(worst, fabs(f[4][k] - L.g_ih[k]));
+    for (size_t k = 0; k < N * I; k++)
+        worst = fmax(worst, fabs(f[13][k] - L.din[k]));
+    for (size_t k = 0; k < (size_t)B * H; k++)
+        worst = fmax(worst, fabs(f[15][k] - L.dc0[k]));
+    for (int k = 0; k < G; k++)
+        worst = fmax(worst, fabs(f[6][k] - L.gb_ih[k]));
     assert_true(worst < 1e-5);
     assert_true(worst > 0); // the two paths really are different code
-    for (int k = 0; k < 19; k++) free(f[k]);
+    for (int k = 0; k < 19; k++)
+        free(f[k]);
     lay_free(&L);
 }
 
@@ -273,9 +310,9 @@ static void t_float_saturation(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_forward_hand),      cmocka_unit_test(t_grad_resets),
-        cmocka_unit_test(t_grad_accumulates),  cmocka_unit_test(t_reset_equals_fresh),
-        cmocka_unit_test(t_float_vs_double),   cmocka_unit_test(t_float_saturation),
+        cmocka_unit_test(t_forward_hand),     cmocka_unit_test(t_grad_resets),
+        cmocka_unit_test(t_grad_accumulates), cmocka_unit_test(t_reset_equals_fresh),
+        cmocka_unit_test(t_float_vs_double),  cmocka_unit_test(t_float_saturation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

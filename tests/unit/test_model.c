@@ -5,15 +5,19 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/rng.h"
+#include "nn/ckpt.h"
 #include "nn/model.h"
 
-#define assert_near(a, b, tol) s_near((double)(a), (double)(b), (double)(tol), #a, __FILE__, __LINE__)
+#define assert_near(a, b, tol) \
+    s_near((double)(a), (double)(b), (double)(tol), #a, __FILE__, __LINE__)
 static void s_near(double a, double b, double tol, const char *what, const char *file, int line) {
-    if (fabs(a - b) <= tol) return;
+    if (fabs(a - b) <= tol)
+        return;
     print_error("%s:%d: %s = %.17g, expected %.17g (tol %g)\n", file, line, what, a, b, tol);
     fail();
 }
@@ -41,7 +45,8 @@ static void t_layout_seed003(void **state) {
         total += xt_model_tensor_size(&lay, id);
         nonempty += xt_model_tensor_size(&lay, id) > 0;
         assert_int_equal(lay.off[id] % 16, 0);
-        if (id + 1 < XT_T_COUNT) assert_true(lay.off[id] + xt_model_tensor_size(&lay, id) <= lay.off[id + 1]);
+        if (id + 1 < XT_T_COUNT)
+            assert_true(lay.off[id] + xt_model_tensor_size(&lay, id) <= lay.off[id + 1]);
     }
     assert_int_equal(total, 2 * 314240 + 903 + 129 + 7);
     assert_int_equal(nonempty, 2 * (2 * 4 + 2 * 2 + 2) + 1);
@@ -106,7 +111,7 @@ static void t_spec_errors(void **state) {
     xt_model_spec_default(&s, 9, 7, 1);
     s.log_std_init = NAN;
     assert_int_equal(xt_model_layout_init(&lay, &s, &err), XT_EINVAL);
-    assert_contains(err.msg, "model.log_std_init: must be in [-20, 2]");
+    assert_contains(err.msg, "model.log_std_init: must be in [-20, 5]");
     xt_model_spec_default(&s, 9, 7, 1);
     assert_null(xt_model_new(&s, 0, 4, 1, &err));
     assert_contains(err.msg, "model workspace: max_B x max_T must be between 1 and 2^24 rows");
@@ -129,13 +134,15 @@ static void t_init(void **state) {
     assert_memory_equal(a, b, lay.n_params * sizeof *a); // same seed, same bytes
     xt_model_ptrs p;
     xt_model_ptrs_bind(&p, &lay, a);
-    for (int j = 0; j < 7; j++) assert_near(p.actor_log_std[j], -0.5, 0);
+    for (int j = 0; j < 7; j++)
+        assert_near(p.actor_log_std[j], -0.5, 0);
     for (int j = 0; j < 512; j++) {
         assert_near(p.actor_lstm0_b_ih[j], j >= 128 && j < 256 ? 1.0 : 0.0, 0);
         assert_near(p.critic_lstm1_b_hh[j], 0, 0);
     }
     double amax = 0;
-    for (size_t k = 0; k < 512 * 128; k++) amax = fmax(amax, fabs(p.actor_lstm1_w_hh[k]));
+    for (size_t k = 0; k < 512 * 128; k++)
+        amax = fmax(amax, fabs(p.actor_lstm1_w_hh[k]));
     assert_true(amax <= 1 / sqrt(128.0) && amax > 0.9 / sqrt(128.0));
     // orthogonal dense layers with gain sqrt(2): fc1 [128, 256] has W W^T = 2 I,
     // fc0 [256, 128] has W^T W = 2 I
@@ -153,7 +160,8 @@ static void t_init(void **state) {
     assert_true(worst < 1e-4);
     // actor head: gain 0.01 -> rows of norm 0.01
     double nn = 0;
-    for (int k = 0; k < 128; k++) nn += (double)p.actor_head_w[k] * p.actor_head_w[k];
+    for (int k = 0; k < 128; k++)
+        nn += (double)p.actor_head_w[k] * p.actor_head_w[k];
     assert_near(sqrt(nn), 0.01, 1e-6);
     // padding between tensors is zero
     for (int id = 0; id + 1 < XT_T_COUNT; id++)
@@ -189,30 +197,40 @@ static void fx_init(fx *f, const xt_model_spec *s, int B, int T, uint64_t seed) 
     f->P = s_calloc(n, sizeof(double));
     f->G = s_calloc(n, sizeof(double));
     // perturb everything so biases, log_std and the tiny actor head are generic
-    for (size_t k = 0; k < n; k++) f->P[k] = pf[k] + 0.3 * (2 * xt_rng_uniform(&r) - 1);
+    for (size_t k = 0; k < n; k++)
+        f->P[k] = pf[k] + 0.3 * (2 * xt_rng_uniform(&r) - 1);
     free(pf);
     f->obs = s_calloc(N * s->obs_dim, sizeof(double));
-    for (size_t k = 0; k < N * s->obs_dim; k++) f->obs[k] = xt_rng_normal(&r);
+    for (size_t k = 0; k < N * s->obs_dim; k++)
+        f->obs[k] = xt_rng_normal(&r);
     f->h0 = s_calloc(S, sizeof(double));
     f->c0 = s_calloc(S, sizeof(double));
-    for (size_t k = 0; k < S; k++) f->h0[k] = 0.8 * (2 * xt_rng_uniform(&r) - 1);
-    for (size_t k = 0; k < S; k++) f->c0[k] = 1.5 * (2 * xt_rng_uniform(&r) - 1);
+    for (size_t k = 0; k < S; k++)
+        f->h0[k] = 0.8 * (2 * xt_rng_uniform(&r) - 1);
+    for (size_t k = 0; k < S; k++)
+        f->c0[k] = 1.5 * (2 * xt_rng_uniform(&r) - 1);
     f->sym = s_calloc(N, sizeof(int32_t));
-    for (size_t k = 0; k < N; k++) f->sym[k] = s->n_symbols ? (int32_t)((k / B + k) % s->n_symbols) : 0;
+    for (size_t k = 0; k < N; k++)
+        f->sym[k] = s->n_symbols ? (int32_t)((k / B + k) % s->n_symbols) : 0;
     f->starts = s_calloc(N, 1);
-    for (size_t k = 0; k < N; k++) f->starts[k] = xt_rng_uniform(&r) < 0.2;
+    for (size_t k = 0; k < N; k++)
+        f->starts[k] = xt_rng_uniform(&r) < 0.2;
     f->wa = s_calloc(N * s->act_dim, sizeof(double));
     f->wv = s_calloc(N, sizeof(double));
     f->wl = s_calloc(s->act_dim, sizeof(double));
-    for (size_t k = 0; k < N * s->act_dim; k++) f->wa[k] = 2 * xt_rng_uniform(&r) - 1;
-    for (size_t k = 0; k < N; k++) f->wv[k] = 2 * xt_rng_uniform(&r) - 1;
-    for (int k = 0; k < s->act_dim; k++) f->wl[k] = 2 * xt_rng_uniform(&r) - 1;
+    for (size_t k = 0; k < N * s->act_dim; k++)
+        f->wa[k] = 2 * xt_rng_uniform(&r) - 1;
+    for (size_t k = 0; k < N; k++)
+        f->wv[k] = 2 * xt_rng_uniform(&r) - 1;
+    for (int k = 0; k < s->act_dim; k++)
+        f->wl[k] = 2 * xt_rng_uniform(&r) - 1;
 }
 
 static void fx_free(fx *f) {
     xt_model_destroy_f64(&f->m);
     double *ps[] = {f->P, f->G, f->obs, f->h0, f->c0, f->wa, f->wv, f->wl};
-    for (size_t k = 0; k < sizeof ps / sizeof *ps; k++) free(ps[k]);
+    for (size_t k = 0; k < sizeof ps / sizeof *ps; k++)
+        free(ps[k]);
     free(f->sym);
     free(f->starts);
 }
@@ -225,10 +243,13 @@ static double fx_loss(fx *f) {
     const double *a = xt_model_actor_out_f64(f->m), *v = xt_model_values_f64(f->m);
     size_t N = (size_t)f->B * f->T;
     double s = 0;
-    for (size_t k = 0; k < N * f->lay->spec.act_dim; k++) s += f->wa[k] * a[k];
-    for (size_t k = 0; k < N; k++) s += f->wv[k] * v[k];
+    for (size_t k = 0; k < N * f->lay->spec.act_dim; k++)
+        s += f->wa[k] * a[k];
+    for (size_t k = 0; k < N; k++)
+        s += f->wv[k] * v[k];
     const double *ls = f->P + f->lay->off[XT_T_actor_log_std];
-    for (int k = 0; k < f->lay->dims.std; k++) s += f->wl[k] * ls[k];
+    for (int k = 0; k < f->lay->dims.std; k++)
+        s += f->wl[k] * ls[k];
     return s;
 }
 
@@ -242,7 +263,8 @@ static void fx_check_all(fx *f) {
     int checked = 0, expect = 0, bad = 0;
     for (int id = 0; id < XT_T_COUNT; id++) {
         size_t n = xt_model_tensor_size(f->lay, id);
-        if (n == 0) continue;
+        if (n == 0)
+            continue;
         expect++;
         double *p = f->P + f->lay->off[id], *g = f->G + f->lay->off[id];
         int nonzero = 0;
@@ -259,7 +281,8 @@ static void fx_check_all(fx *f) {
                 print_error("%s[%zu]: analytic %.10g numeric %.10g\n", xt_model_tensor_name(id), k,
                             g[k], num);
         }
-        if (!nonzero) print_error("%s: all-zero gradient\n", xt_model_tensor_name(id));
+        if (!nonzero)
+            print_error("%s: all-zero gradient\n", xt_model_tensor_name(id));
         assert_true(nonzero > 0); // the check is not vacuous
         checked++;
     }
@@ -333,10 +356,14 @@ static void t_chunk_equals_steps(void **state) {
     float *c0 = s_calloc(S, sizeof *c0), *h = s_calloc(S, sizeof *h), *c = s_calloc(S, sizeof *c);
     int32_t sym[T * B];
     uint8_t starts[T * B];
-    for (int k = 0; k < T * B * 6; k++) obs[k] = (float)xt_rng_normal(&r);
-    for (int k = 0; k < S; k++) h0[k] = (float)(0.5 * xt_rng_normal(&r));
-    for (int k = 0; k < S; k++) c0[k] = (float)xt_rng_normal(&r);
-    for (int k = 0; k < T * B; k++) sym[k] = k % B % 2, starts[k] = xt_rng_uniform(&r) < 0.2;
+    for (int k = 0; k < T * B * 6; k++)
+        obs[k] = (float)xt_rng_normal(&r);
+    for (int k = 0; k < S; k++)
+        h0[k] = (float)(0.5 * xt_rng_normal(&r));
+    for (int k = 0; k < S; k++)
+        c0[k] = (float)xt_rng_normal(&r);
+    for (int k = 0; k < T * B; k++)
+        sym[k] = k % B % 2, starts[k] = xt_rng_uniform(&r) < 0.2;
     starts[4 * B + 2] = 1;
     xt_model_input in = {obs, sym, starts, h0, c0};
     assert_int_equal(xt_model_forward(chunk, P, &in, B, T, XT_NET_BOTH, &err), 0);
@@ -354,12 +381,15 @@ static void t_chunk_equals_steps(void **state) {
         assert_int_equal(xt_model_infer(step, P, obs + (size_t)t * B * 6, sym + t * B,
                                         starts + t * B, h, c, a, v, B, &err),
                          0);
-        for (int k = 0; k < B * A; k++) worst = fmax(worst, fabs(a[k] - ca[t * B * A + k]));
-        for (int k = 0; k < B; k++) worst = fmax(worst, fabs(v[k] - cv[t * B + k]));
+        for (int k = 0; k < B * A; k++)
+            worst = fmax(worst, fabs(a[k] - ca[t * B * A + k]));
+        for (int k = 0; k < B; k++)
+            worst = fmax(worst, fabs(v[k] - cv[t * B + k]));
     }
     float *hf = s_calloc(S, sizeof *hf), *cf = s_calloc(S, sizeof *cf);
     xt_model_final_state(chunk, hf, cf);
-    for (int k = 0; k < S; k++) worst = fmax(worst, fmax(fabs(h[k] - hf[k]), fabs(c[k] - cf[k])));
+    for (int k = 0; k < S; k++)
+        worst = fmax(worst, fmax(fabs(h[k] - hf[k]), fabs(c[k] - cf[k])));
     assert_true(worst < 1e-5);
     // without the resets the answers differ: the test can see them
     memset(starts, 0, sizeof starts);
@@ -395,9 +425,12 @@ static void t_float_vs_double(void **state) {
     xt_rng r;
     xt_rng_seed(&r, 8);
     xt_model_init_params(lay, P, &r);
-    for (size_t k = 0; k < n; k++) P64[k] = P[k];
-    for (int k = 0; k < T * B * 97; k++) obs64[k] = obs[k] = (float)xt_rng_normal(&r);
-    for (size_t k = 0; k < S; k++) h064[k] = h0[k] = (float)(0.5 * xt_rng_normal(&r));
+    for (size_t k = 0; k < n; k++)
+        P64[k] = P[k];
+    for (int k = 0; k < T * B * 97; k++)
+        obs64[k] = obs[k] = (float)xt_rng_normal(&r);
+    for (size_t k = 0; k < S; k++)
+        h064[k] = h0[k] = (float)(0.5 * xt_rng_normal(&r));
     uint8_t starts[T * B] = {0};
     starts[3 * B + 1] = 1;
     xt_model_input in = {obs, NULL, starts, h0, h0};
@@ -430,7 +463,8 @@ static void t_input_errors(void **state) {
     int32_t sym[9] = {0, 1, 2, 3, 0, 0, 0, 0, 0};
     xt_model_input in = {obs, sym, NULL, NULL, NULL};
     assert_int_equal(xt_model_forward(m, P, &in, 3, 1, XT_NET_BOTH, &err), XT_EINVAL);
-    assert_string_equal(err.msg, "model forward: 3 envs x 1 steps does not fit the workspace (2 x 3)");
+    assert_string_equal(err.msg,
+                        "model forward: 3 envs x 1 steps does not fit the workspace (2 x 3)");
     assert_int_equal(xt_model_forward(m, P, &in, 2, 2, XT_NET_BOTH, &err), XT_EINVAL);
     assert_string_equal(err.msg, "model forward: symbol id 3 at row 3 is outside [0, 3)");
     in.sym = NULL;
@@ -443,13 +477,60 @@ static void t_input_errors(void **state) {
     xt_model_destroy(&m);
 }
 
+// Params round-trip through a checkpoint, one named section per tensor; a
+// checkpoint of another spec is refused naming the first tensor that differs.
+static void t_checkpoint(void **state) {
+    (void)state;
+    xt_model_spec s;
+    xt_model_spec_default(&s, 9, 3, 1);
+    xt_model_layout lay, other;
+    assert_int_equal(xt_model_layout_init(&lay, &s, NULL), 0);
+    float *a = s_calloc(lay.n_params, 4), *b = s_calloc(lay.n_params, 4);
+    xt_rng r;
+    xt_rng_seed(&r, 4);
+    xt_model_init_params(&lay, a, &r);
+    char dir[256], path[512];
+    xt_test_tmpdir(dir, "model_ckpt");
+    snprintf(path, sizeof path, "%s/m.xtck", dir);
+    xt_err err = {0};
+    assert_int_equal(xt_model_ckpt_sections(&lay), 2 * (2 * 4 + 2 * 2 + 2) + 1);
+    xt_ckpt_writer *w = xt_ckpt_writer_new(xt_model_ckpt_sections(&lay), &err);
+    assert_non_null(w);
+    assert_int_equal(xt_model_ckpt_add(w, &lay, a, "params.", &err), 0);
+    assert_int_equal(xt_ckpt_writer_write(w, path, &err), 0);
+    xt_ckpt_writer_destroy(&w);
+    xt_ckpt *ck = NULL;
+    assert_int_equal(xt_ckpt_open(&ck, path, &err), 0);
+    xt_ckpt_section sec;
+    assert_int_equal(xt_ckpt_find(ck, "params.critic_lstm1_w_hh", &sec), 0);
+    assert_int_equal(sec.count, 512 * 128);
+    memset(b, 0xff, lay.n_params * 4);
+    assert_int_equal(xt_model_ckpt_read(ck, &lay, b, "params.", &err), 0);
+    assert_memory_equal(a, b, lay.n_params * 4); // padding included (zero in both)
+    s.lstm_hidden = 64;
+    assert_int_equal(xt_model_layout_init(&other, &s, NULL), 0);
+    float *c = s_calloc(other.n_params, 4);
+    assert_int_equal(xt_model_ckpt_read(ck, &other, c, "params.", &err), XT_EPARSE);
+    assert_contains(err.msg,
+                    "section \"params.actor_lstm0_w_ih\": expected 2304 float32, found 4608");
+    assert_int_equal(xt_model_ckpt_read(ck, &lay, b, "adam_m.", &err), XT_ENOTFOUND);
+    assert_contains(err.msg, "section \"adam_m.actor_lstm0_w_ih\" is missing");
+    xt_ckpt_destroy(&ck);
+    free(a), free(b), free(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(t_layout_seed003),   cmocka_unit_test(t_spec_errors),
-        cmocka_unit_test(t_init),             cmocka_unit_test(t_grad_separate),
-        cmocka_unit_test(t_grad_shared),      cmocka_unit_test(t_grad_edges),
-        cmocka_unit_test(t_chunk_equals_steps), cmocka_unit_test(t_float_vs_double),
+        cmocka_unit_test(t_layout_seed003),
+        cmocka_unit_test(t_spec_errors),
+        cmocka_unit_test(t_init),
+        cmocka_unit_test(t_grad_separate),
+        cmocka_unit_test(t_grad_shared),
+        cmocka_unit_test(t_grad_edges),
+        cmocka_unit_test(t_chunk_equals_steps),
+        cmocka_unit_test(t_float_vs_double),
         cmocka_unit_test(t_input_errors),
+        cmocka_unit_test(t_checkpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
