@@ -1,6 +1,7 @@
 // main.c - the xtrade CLI: dispatch of `xtrade <group> [<verb>] ...` to the
 // cli/cmd_*.c subcommands. Only this file exits.
 #include "cli.h"
+#include "cli_cluster.h"
 #include "cli_data.h"
 
 #include "core/log.h"
@@ -22,6 +23,8 @@ static const s_cmd s_cmds[] = {
     {"data", "inspect", xt_cli_data_inspect, "data inspect FILE.csv                 rows, range, format, gaps, stats"},
     {"data", "features", xt_cli_data_features, "data features --input FILE.csv --out OUT.csv   indicator columns per row"},
     {"data", "build", xt_cli_data_build, "data build --config FILE             build normalized feature caches"},
+    {"status", NULL, xt_cli_status, "status [--broker tcp://HOST:5555]     run id, fold, phase, progress, workers"},
+    {"keys", "gen", xt_cli_keys_gen, "keys gen DIR [--force]                CurveZMQ key pairs + allowed/ for a cluster"},
 };
 
 static void s_usage(FILE *out) {
