@@ -141,6 +141,7 @@
     X(actor, reconnect_ms, INT, "1000", 10, 600000, "", "Delay between attempts to re-register with a silent broker.") \
     /* ---- security */ \
     X(security, curve, BOOL, "false", 0, 0, "", "Encrypt and authenticate every socket with CurveZMQ (keys from `xtrade keys gen`).") \
-    X(security, keys_dir, STR, "keys", 1, 0, "", "Key directory: `<role>.key` + `<role>.key_secret` pairs and `allowed/` (the client public keys servers accept).")
+    X(security, keys_dir, STR, "keys", 1, 0, "", "Key directory: `<role>.key` + `<role>.key_secret` pairs and `allowed/` (the client public keys servers accept).") \
+    X(security, allow_dir, STR, "\"\"", 0, 0, "", "Directory of the client public keys the broker and learner accept; empty = `<keys_dir>/allowed`.")
 
 #endif
