@@ -1,6 +1,7 @@
 // main.c - the xtrade CLI: dispatch of `xtrade <group> [<verb>] ...` to the
 // cli/cmd_*.c subcommands. Only this file exits.
 #include "cli.h"
+#include "cli_cluster.h"
 #include "cli_data.h"
 #include "cli_env.h"
 #include "cli_train.h"
@@ -30,6 +31,8 @@ static const s_cmd s_cmds[] = {
      "env replay --config FILE --symbol SYM|ALL --timeframe TF --actions A.csv --out O.csv   action file through the env"},
     {"env", "baseline", xt_cli_env_baseline,
      "env baseline --config FILE [--fold K] [--window W]   baseline metrics per shard"},
+    {"status", NULL, xt_cli_status, "status [--broker tcp://HOST:5555]     run id, fold, phase, progress, workers"},
+    {"keys", "gen", xt_cli_keys_gen, "keys gen DIR [--force]                CurveZMQ key pairs + allowed/ for a cluster"},
 };
 
 static void s_usage(FILE *out) {
