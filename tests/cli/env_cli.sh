@@ -2,8 +2,9 @@
 # CLI tests of `xtrade env replay` and `xtrade env baseline` on the tiny
 # synthetic config (BTCUSD + EURUSD, 1h; caches build in well under a second):
 # an all-flat file keeps equity constant with all-zero metrics (never NaN);
-# a buy-and-hold file reproduces the buy_hold baseline printed by `env
-# baseline` (asset env, by position and by level index); a replay's own
+# a buy-and-hold file (risk rules off) reproduces the buy_hold baseline
+# printed by `env baseline` (asset env, by position and by level index) and
+# with stops re-enters after each stop; a replay's own
 # output is a valid action file that replays to the same steps; a portfolio
 # file that changes the EURUSD weight on a Saturday leaves that weight
 # unchanged until the London session opens; and every bad input gives its own
@@ -86,25 +87,32 @@ replay --symbol BTCUSD --timeframe 1h --actions zeros.csv --out zeros_out.csv > 
 cmp -s flat.json zeros.json || fail "explicit zero positions differ from the empty file"
 pass=$((pass + 1))
 
-# ---- buy-and-hold reproduces the buy_hold baseline (stops and terminal rules included)
+# ---- buy-and-hold reproduces the buy_hold baseline (a textbook baseline: no stops, no terminal rules)
+norisk=(--set env.stop_loss_atr=0 --set env.take_profit_atr=0 --set env.max_drawdown=1 --set env.bankrupt_fraction=0)
 printf 'timestamp,position\n%s,1\n' "$first" > bh.csv
-replay --symbol BTCUSD --timeframe 1h --actions bh.csv --out bh_out.csv > bh.json 2>/dev/null || fail "bh replay exited $?"
+replay --symbol BTCUSD --timeframe 1h --actions bh.csv --out bh_out.csv "${norisk[@]}" > bh.json 2>/dev/null \
+  || fail "bh replay exited $?"
 want=$(base_col BTCUSD buy_hold 4)
 got=$(awk -v x="$(json_num bh.json total_return)" 'BEGIN {printf "%.4f", 100 * x}')
 [ -n "$want" ] && [ "$got" = "$want" ] || fail "BTCUSD buy-and-hold return $got%, baseline printed $want%"
 got=$(awk -v x="$(json_num bh.json sharpe)" 'BEGIN {printf "%.4f", x}')
 [ "$got" = "$(base_col BTCUSD buy_hold 7)" ] || fail "BTCUSD buy-and-hold sharpe $got, baseline $(base_col BTCUSD buy_hold 7)"
-[ "$(json_num bh.json trades)" = "$(base_col BTCUSD buy_hold 11)" ] || fail "BTCUSD buy-and-hold trades"
-# a later line keeps the target: the stop-outs are followed by re-entries
-grep -q ',stop_loss,' bh_out.csv || fail "no stop-loss in the buy-and-hold walk (test data changed?)"
-awk -F, 'NR > 1 && $2 != 1 {bad = 1} END {exit bad}' bh_out.csv || fail "target not kept after the only line"
+[ "$(json_num bh.json trades)" = 0 ] && [ "$(json_num bh.json fills)" = 1 ] || fail "BTCUSD buy-and-hold is not one fill"
+awk -F, 'NR > 1 && ($2 != 1 || $3 != 1) {bad = 1} END {exit bad}' bh_out.csv || fail "target not held after the only line"
+# with the configured stops the same file is stopped out and re-enters: the target is kept
+replay --symbol BTCUSD --timeframe 1h --actions bh.csv --out bhs_out.csv > bhs.json 2>/dev/null
+grep -q ',stop_loss,' bhs_out.csv || fail "no stop-loss in the walk with stops (test data changed?)"
+awk -F, 'NR > 1 && $2 != 1 {bad = 1} NR > 1 && prev == "stop_loss" && $5 != "" {re = 1} {prev = $14}
+  END {exit bad || !re}' bhs_out.csv || fail "target not kept, or no re-entry right after a stop"
+[ "$(json_num bhs.json trades)" -gt 1 ] || fail "no round trips with stops"
 # EURUSD by level index (4 = level 1); the forex shard has no weekend rows
 printf 'timestamp,position\n' > e_flat.csv
 replay --symbol EURUSD --timeframe 1h --actions e_flat.csv --out e_flat_out.csv > /dev/null 2>&1
 efirst=$(sed -n 2p e_flat_out.csv | cut -d, -f1)
 [ "$efirst" = 2023-04-17T01:00:00Z ] || fail "EURUSD first step $efirst"
 printf 'timestamp,level\n%s,4\n' "$efirst" > ebh.csv
-replay --symbol EURUSD --timeframe 1h --actions ebh.csv --out ebh_out.csv > ebh.json 2>/dev/null || fail "EURUSD replay exited $?"
+replay --symbol EURUSD --timeframe 1h --actions ebh.csv --out ebh_out.csv "${norisk[@]}" > ebh.json 2>/dev/null \
+  || fail "EURUSD replay exited $?"
 got=$(awk -v x="$(json_num ebh.json total_return)" 'BEGIN {printf "%.4f", 100 * x}')
 [ "$got" = "$(base_col EURUSD buy_hold 4)" ] || fail "EURUSD buy-and-hold return $got%, baseline $(base_col EURUSD buy_hold 4)%"
 # the masked column: a target set while the session is closed waits for the open
@@ -113,7 +121,7 @@ pass=$((pass + 1))
 
 # ---- a replay's output is an action file: the same steps again (the line column aside)
 { echo timestamp,position; tail -n +2 bh_out.csv | cut -d, -f1,2; } > again.csv
-replay --symbol BTCUSD --timeframe 1h --actions again.csv --out again_out.csv > again.json 2>/dev/null
+replay --symbol BTCUSD --timeframe 1h --actions again.csv --out again_out.csv "${norisk[@]}" > again.json 2>/dev/null
 cmp -s bh.json again.json || fail "replaying the output changed the metrics"
 cmp -s <(cut -d, -f1-16 bh_out.csv) <(cut -d, -f1-16 again_out.csv) || fail "replaying the output changed the steps"
 pass=$((pass + 1))

@@ -381,7 +381,7 @@ static void t_run_terminates(void **state) {
     xt_replay_destroy(&r);
 }
 
-// Fixed-target files give the baselines' metrics bit for bit (same env code, risk rules on).
+// Fixed-target files give the baselines' metrics bit for bit (same env code, with and without risk rules).
 static void t_matches_baselines(void **state) {
     (void)state;
     char dir[256];
@@ -399,6 +399,16 @@ static void t_matches_baselines(void **state) {
     parse_ok(r, "timestamp,position\n2024-01-01T01:00:00Z,1\n");
     free(run_file(r, dir, &res));
     assert_true(res.metrics.trades > 1); // stopped out and re-entered
+    assert_memory_equal(&res.metrics, &want, sizeof want);
+    // The textbook baseline (risk_rules 0) is the same file with stops and terminal rules off.
+    xt_replay_destroy(&r);
+    xt_env_params q = p;
+    q.stop_loss_atr = 0.0, q.take_profit_atr = 0.0, q.max_drawdown = 1.0, q.bankrupt_frac = 0.0;
+    r = replay_new(&f, &q, 0);
+    assert_int_equal(xt_baseline_asset(&f.m, &p, 0, f.m.n, 0, XT_BASELINE_BUY_HOLD, 0, &want, &err), 0);
+    parse_ok(r, "timestamp,position\n2024-01-01T01:00:00Z,1\n");
+    free(run_file(r, dir, &res));
+    assert_int_equal(res.metrics.fills, 1);
     assert_memory_equal(&res.metrics, &want, sizeof want);
     assert_int_equal(xt_baseline_asset(&f.m, &p, 0, f.m.n, 0, XT_BASELINE_CASH, 1, &want, &err), 0);
     parse_ok(r, "timestamp,position\n");
