@@ -1,5 +1,6 @@
 // actor.c - the actor's event loop: the broker session, assignments and
-// phases, weights, training work, evaluation requests, shutdown.
+// phases, weights, training work, shutdown (evaluation requests:
+// actor_eval.c).
 //
 // Purpose: step the shards the broker assigns with the learner's newest
 // weights and stream the chunks to the learner; evaluate checkpoints when
@@ -21,22 +22,12 @@
 // runs on the loop thread; the eval worker and the metrics server have
 // their own threads and share nothing mutable with it but what their
 // headers say.
-#include "actor.h"
+#include "actor_int.h"
 
-#include "astats.h"
-#include "evalrun.h"
-#include "runner.h"
-#include "sender.h"
-
-#include "core/fileio.h"
 #include "core/log.h"
-#include "core/rng.h"
 #include "core/xtime.h"
-#include "nn/ckpt.h"
 #include "rl/rollout.h"
-#include "rl/shards.h"
 #include "rl/trainer.h"
-#include "wire/envelope.h"
 #include "wire/sock.h"
 
 #include <czmq.h>
@@ -50,110 +41,6 @@
 #define S_CTL_FRAME_MAX (4u << 20) // control frames (Assignment / EvalRequest of 4096 shards fit)
 #define S_DRAIN_MAX 256            // messages handled per wake-up (timer fairness)
 #define S_BACKOFF_MAX 8            // re-registration delay grows to 8 x actor.reconnect_ms
-#define S_WARNED_MAX 256           // distinct "warn once" keys remembered
-#define S_MAX_ENVS 4096            // envs per actor (the wire's max_shards)
-
-// A shard as a command named it (strings copied out of the decoder arena).
-typedef struct {
-    char name[XT_WIRE_ID_MAX]; // symbol, or the portfolio name
-    int portfolio;
-    uint32_t tf_sec;
-    int64_t ts_begin, ts_end;
-} s_wshard;
-
-// One shard of an evaluation request and its state.
-enum { S_EV_QUEUED = 0, S_EV_RUNNING, S_EV_DONE, S_EV_DROPPED };
-typedef struct {
-    s_wshard w;
-    int state;
-    double metrics[XT_WIRE_EVAL_N];
-    char csv_path[XT_WIRE_PATH_MAX];
-} s_evshard;
-
-struct xt_actor {
-    const xt_config *cfg;
-    char id[XT_WIRE_ID_MAX], host[XT_WIRE_ID_MAX], broker_ep[XT_WIRE_PATH_MAX], metrics_url[128];
-    int envs;
-    volatile sig_atomic_t *stop;
-    uint64_t incarnation, seq_ctl, seq_data;
-    double hb_s, live_s, reconnect_s;
-    int sync, share_slots, kind;
-    xt_rng rng; // back-off jitter
-    xt_env_params envp;
-
-    // sockets and codecs
-    zloop_t *loop;
-    zsock_t *dealer, *sub;
-    char sub_ep[XT_WIRE_PATH_MAX];
-    xt_sender *sender;
-    zcert_t *cert;
-    char broker_key[41], learner_key[41];
-    xt_wire_decoder *dec_ctl, *dec_w;
-    xt_wire_encoder *enc_ctl;
-    uint64_t rej_ctl_seen, rej_w_seen;
-
-    // broker session
-    int session, ever_session, attempts;
-    uint64_t broker_inc;
-    double last_heard, last_register, next_register;
-
-    // run state
-    xt_wire_phase phase;
-    int done, exit_rc;
-    xt_err fatal;
-
-    // the fold's data and the training assignment
-    xt_shards *shards;
-    int shards_fold; // -1: none open
-    int have_assign;
-    uint32_t fold;
-    uint64_t seed;
-    int n_env;
-    s_wshard *as;  // [S_MAX_ENVS]
-    char chunk_ep[XT_WIRE_PATH_MAX], weights_ep[XT_WIRE_PATH_MAX];
-    xt_rl_shard ush[XT_RL_MAX_SHARDS]; // distinct shards with the assignment's windows
-    int n_ush;
-    int *env_shard; // [S_MAX_ENVS]
-    xt_runner *runner;
-    xt_model_spec spec;
-    size_t n_params;
-    xt_astats_shard mshard[XT_RL_MAX_SHARDS];
-    uint64_t mshard_steps[XT_RL_MAX_SHARDS], mshard_eps[XT_RL_MAX_SHARDS];
-
-    // weights: the newest accepted (maybe not installed yet)
-    float *w_new;
-    int w_have, w_fresh;
-    uint64_t w_version, learner_inc;
-    uint32_t w_fold;
-    int learner_seen, sync_slots;
-
-    // work
-    int work_timer; // zloop timer id, -1: off
-    int pollout;    // POLLOUT poller registered on the sender's socket
-    zmq_pollitem_t pollout_item;
-
-    // evaluation
-    xt_evalrun *ev;
-    int ev_active; // a request is being served (worker running or waiting for weights)
-    uint32_t ev_fold;
-    uint64_t ev_version;
-    char ev_ckpt[XT_WIRE_PATH_MAX];
-    double ev_wait_since;
-    s_evshard ev_sh[XT_RL_MAX_SHARDS];
-    int ev_n;
-    int ev_run_idx[XT_RL_MAX_SHARDS]; // worker shard i -> ev_sh index
-    xt_rl_shard ev_rl[XT_RL_MAX_SHARDS];
-    float *ev_params;
-
-    // stats
-    xt_astats st;
-    uint64_t env_steps, nonfinite_logged;
-    uint64_t steps_at_sample;
-    double sample_t;
-    double steps_per_s;
-    uint64_t warned[S_WARNED_MAX];
-    int n_warned;
-};
 
 // ---------------------------------------------------------------- helpers
 
@@ -165,12 +52,11 @@ static uint64_t s_fnv(uint64_t h, const void *p, size_t n) {
     return h;
 }
 
-// 1 the first time (what, who) is seen, so a chatty peer logs once.
-static int s_first(xt_actor *a, const char *what, const char *who) {
+int xt_actor_first(xt_actor *a, const char *what, const char *who) {
     uint64_t k = s_fnv(s_fnv(0xcbf29ce484222325ull, what, strlen(what) + 1), who, strlen(who));
     for (int i = 0; i < a->n_warned; i++)
         if (a->warned[i] == k) return 0;
-    if (a->n_warned < S_WARNED_MAX) a->warned[a->n_warned++] = k;
+    if (a->n_warned < XT_ACTOR_WARNED_MAX) a->warned[a->n_warned++] = k;
     return 1;
 }
 
@@ -181,20 +67,19 @@ static int s_fail(xt_actor *a, const xt_err *err) {
     return -1;
 }
 
-static void s_wshard_of(s_wshard *o, const xt_wire_shard *w) {
+void xt_actor_wshard_of(xt_actor_wshard *o, const xt_wire_shard *w) {
     int port = w->key.portfolio && w->key.portfolio[0];
     snprintf(o->name, sizeof o->name, "%s", port ? w->key.portfolio : w->key.symbol);
     o->portfolio = port, o->tf_sec = w->key.tf_sec;
     o->ts_begin = w->ts_begin, o->ts_end = w->ts_end;
 }
 
-static int s_wshard_eq(const s_wshard *x, const s_wshard *y) {
+int xt_actor_wshard_eq(const xt_actor_wshard *x, const xt_actor_wshard *y) {
     return x->portfolio == y->portfolio && x->tf_sec == y->tf_sec && x->ts_begin == y->ts_begin &&
            x->ts_end == y->ts_end && strcmp(x->name, y->name) == 0;
 }
 
-// First row of m with ts >= t.
-static int64_t s_lower(const xt_env_market *m, int64_t t) {
+int64_t xt_actor_lower(const xt_env_market *m, int64_t t) {
     int64_t lo = 0, hi = m->n;
     while (lo < hi) {
         int64_t mid = lo + (hi - lo) / 2;
@@ -206,7 +91,7 @@ static int64_t s_lower(const xt_env_market *m, int64_t t) {
 
 // The fold shard a command names, or -1 (and a warning) when the config's
 // shards have none such.
-static int s_find_shard(xt_actor *a, const s_wshard *w) {
+int xt_actor_find_shard(xt_actor *a, const xt_actor_wshard *w) {
     int n = xt_shards_count(a->shards);
     const xt_rl_shard *list = xt_shards_list(a->shards);
     for (int i = 0; i < n; i++)
@@ -215,7 +100,7 @@ static int s_find_shard(xt_actor *a, const s_wshard *w) {
             return i;
     char key[XT_WIRE_ID_MAX + 16];
     snprintf(key, sizeof key, "%s/%u", w->name, w->tf_sec);
-    if (s_first(a, "unknown-shard", key))
+    if (xt_actor_first(a, "unknown-shard", key))
         xt_warn("the broker names shard %s %s (%u s bars), which this actor's config (%s) does not have; "
                 "broker and actors must run the same config",
                 w->portfolio ? "portfolio" : "symbol", w->name, w->tf_sec, a->cfg->path);
@@ -224,7 +109,7 @@ static int s_find_shard(xt_actor *a, const s_wshard *w) {
 
 // Opens the fold's caches once per fold (every env and the evaluation
 // share the mappings). Builds missing or stale caches first.
-static int s_open_fold(xt_actor *a, uint32_t fold) {
+int xt_actor_open_fold(xt_actor *a, uint32_t fold) {
     if (a->shards && a->shards_fold == (int)fold) return 0;
     xt_runner_destroy(&a->runner);
     xt_shards_destroy(&a->shards);
@@ -235,7 +120,7 @@ static int s_open_fold(xt_actor *a, uint32_t fold) {
     if (rc) {
         char key[32];
         snprintf(key, sizeof key, "%u", fold);
-        if (s_first(a, "fold-open", key)) xt_error("fold %u: cannot open the feature caches: %s", fold, err.msg);
+        if (xt_actor_first(a, "fold-open", key)) xt_error("fold %u: cannot open the feature caches: %s", fold, err.msg);
         return rc;
     }
     a->shards_fold = (int)fold;
@@ -245,7 +130,7 @@ static int s_open_fold(xt_actor *a, uint32_t fold) {
 
 // ---------------------------------------------------------------- sending on the control socket
 
-static void s_send_ctl(xt_actor *a, xt_wire_msg *m) {
+void xt_actor_send_ctl(xt_actor *a, xt_wire_msg *m) {
     if (!a->dealer) return;
     m->hdr = (xt_wire_hdr){0, a->id, a->incarnation, ++a->seq_ctl};
     const void *frame;
@@ -278,7 +163,7 @@ static void s_heartbeat(xt_actor *a) {
                                a->env_steps,
                                a->sender ? (uint32_t)xt_sender_pending(a->sender) : 0,
                                a->runner ? xt_runner_version(a->runner) : 0};
-    s_send_ctl(a, &m);
+    xt_actor_send_ctl(a, &m);
 }
 
 // ---------------------------------------------------------------- broker session
@@ -315,7 +200,7 @@ static int s_register(xt_actor *a, int fresh_socket) {
     xt_wire_msg m = {.type = XT_WIRE_REGISTER};
     m.reg = (xt_wire_register){XT_WIRE_ROLE_ACTOR, (uint32_t)a->envs, (uint32_t)getpid(), a->host,
                                (uint32_t)xt_astats_port(&a->st), 0, 0, XT_VERSION};
-    s_send_ctl(a, &m);
+    xt_actor_send_ctl(a, &m);
     int k = a->attempts < 8 ? a->attempts : 8;
     double delay = a->reconnect_s * (double)(1 << k) * (0.75 + 0.5 * xt_rng_uniform(&a->rng));
     if (delay > S_BACKOFF_MAX * a->reconnect_s) delay = S_BACKOFF_MAX * a->reconnect_s;
@@ -358,7 +243,7 @@ static int s_can_work(const xt_actor *a) {
 }
 
 // Arms or disarms the work timer and the POLLOUT poller to match the state.
-static void s_schedule(xt_actor *a) {
+void xt_actor_schedule(xt_actor *a) {
     if (!a->loop) return;
     int want = s_can_work(a);
     if (want && a->work_timer < 0) a->work_timer = zloop_timer(a->loop, 1, 0, s_on_work, a);
@@ -415,13 +300,13 @@ static void s_count_rejects(xt_actor *a) {
 static void s_on_weights_msg(xt_actor *a, const xt_wire_msg *m) {
     const xt_wire_weights *w = &m->weights;
     if (strcmp(w->run_id, a->cfg->run_id) != 0) {
-        if (s_first(a, "weights-run", w->run_id))
+        if (xt_actor_first(a, "weights-run", w->run_id))
             xt_warn("weights from %s are for run %s, this actor runs %s: ignored", m->hdr.sender_id, w->run_id,
                     a->cfg->run_id);
         return;
     }
     if (w->n_params != a->n_params) {
-        if (s_first(a, "weights-size", m->hdr.sender_id))
+        if (xt_actor_first(a, "weights-size", m->hdr.sender_id))
             xt_warn("weights from %s have %llu params, this actor's model has %zu (model.* keys differ): ignored",
                     m->hdr.sender_id, (unsigned long long)w->n_params, a->n_params);
         return;
@@ -440,7 +325,6 @@ static void s_on_weights_msg(xt_actor *a, const xt_wire_msg *m) {
     a->w_have = 1, a->w_fresh = 1, a->w_version = w->version, a->w_fold = w->fold;
 }
 
-static void s_eval_pump(xt_actor *a);
 
 static int s_on_sub(zloop_t *loop, zsock_t *sock, void *arg) {
     xt_actor *a = arg;
@@ -464,15 +348,15 @@ static int s_on_sub(zloop_t *loop, zsock_t *sock, void *arg) {
                 s_on_weights_msg(a, &m);
             } else {
                 xt_prom_counter_inc(a->st.decode_weights);
-                if (s_first(a, "sub-type", m.hdr.sender_id))
+                if (xt_actor_first(a, "sub-type", m.hdr.sender_id))
                     xt_warn("%s: %s on the weights socket: ignored", m.hdr.sender_id, xt_wire_type_name(m.type));
             }
         }
         xt_wire_rx_close(&rx);
     }
     s_count_rejects(a);
-    s_eval_pump(a);
-    s_schedule(a);
+    xt_actor_eval_pump(a);
+    xt_actor_schedule(a);
     return a->done ? -1 : 0;
 }
 
@@ -496,7 +380,7 @@ static int s_connect_sub(xt_actor *a, const char *ep, xt_err *err) {
 }
 
 // The weights decoder fits exactly one Weights frame of this model.
-static int s_weights_decoder(xt_actor *a, size_t n_params, xt_err *err) {
+int xt_actor_weights_decoder(xt_actor *a, size_t n_params, xt_err *err) {
     if (a->dec_w && a->n_params == n_params) return 0;
     xt_wire_decoder_destroy(&a->dec_w);
     a->rej_w_seen = 0;
@@ -536,24 +420,24 @@ static int s_build(xt_actor *a) {
     xt_runner_destroy(&a->runner);
     a->n_ush = 0;
     if (a->n_env == 0) return 0;
-    if (s_open_fold(a, a->fold)) return -1;
+    if (xt_actor_open_fold(a, a->fold)) return -1;
     const xt_rl_shard *list = xt_shards_list(a->shards);
     int map[XT_RL_MAX_SHARDS * 2];
     int n_list = xt_shards_count(a->shards);
     for (int i = 0; i < n_list; i++) map[i] = -1;
     for (int e = 0; e < a->n_env; e++) {
-        int i = s_find_shard(a, &a->as[e]);
+        int i = xt_actor_find_shard(a, &a->as[e]);
         if (i < 0) return -1;
         if (map[i] < 0) {
             // A distinct shard: the fold's market with the assignment's window.
             int u = a->n_ush++;
             a->ush[u] = list[i];
             const xt_env_market *m = list[i].m;
-            a->ush[u].row[XT_RL_TRAIN][0] = s_lower(m, a->as[e].ts_begin);
-            a->ush[u].row[XT_RL_TRAIN][1] = s_lower(m, a->as[e].ts_end);
+            a->ush[u].row[XT_RL_TRAIN][0] = xt_actor_lower(m, a->as[e].ts_begin);
+            a->ush[u].row[XT_RL_TRAIN][1] = xt_actor_lower(m, a->as[e].ts_end);
             if (!xt_rl_window_usable(&a->ush[u], XT_RL_TRAIN)) {
                 char t0[32], t1[32];
-                if (s_first(a, "window", list[i].name))
+                if (xt_actor_first(a, "window", list[i].name))
                     xt_error("fold %u: shard %s: assigned window %s..%s has fewer than 2 usable rows", a->fold,
                              list[i].name, xt_time_format(a->as[e].ts_begin, t0), xt_time_format(a->as[e].ts_end, t1));
                 return -1;
@@ -565,7 +449,7 @@ static int s_build(xt_actor *a) {
     int D = 0, A = 0;
     if (xt_rollout_dims(a->kind, &a->envp, a->ush, a->n_ush, &D, &A, &err) ||
         xt_rl_model_spec(&a->spec, a->cfg, D, A, &err)) {
-        if (s_first(a, "spec", err.msg)) xt_error("fold %u: %s", a->fold, err.msg);
+        if (xt_actor_first(a, "spec", err.msg)) xt_error("fold %u: %s", a->fold, err.msg);
         return -1;
     }
     xt_runner_config rc = {
@@ -579,12 +463,12 @@ static int s_build(xt_actor *a) {
     };
     a->runner = xt_runner_new(&rc, a->ush, a->n_ush, a->env_shard, a->n_env, &a->envp, &a->spec, &err);
     if (!a->runner) {
-        if (s_first(a, "runner", err.msg)) xt_error("fold %u: %s", a->fold, err.msg);
+        if (xt_actor_first(a, "runner", err.msg)) xt_error("fold %u: %s", a->fold, err.msg);
         return -1;
     }
     const xt_model_layout *lay = xt_runner_layout(a->runner);
     size_t frame = xt_sender_frame_bytes(xt_runner_chunk_bytes(a->runner));
-    if (s_weights_decoder(a, lay->n_params, &err) || xt_sender_reserve(a->sender, 2 * a->n_env, frame, &err)) {
+    if (xt_actor_weights_decoder(a, lay->n_params, &err) || xt_sender_reserve(a->sender, 2 * a->n_env, frame, &err)) {
         xt_error("fold %u: %s", a->fold, err.msg);
         xt_runner_destroy(&a->runner);
         return -1;
@@ -599,30 +483,29 @@ static int s_build(xt_actor *a) {
     return 0;
 }
 
-static void s_eval_cancel(xt_actor *a, const char *why);
 
 static void s_on_assignment(xt_actor *a, const xt_wire_assignment *as) {
     if (as->phase != XT_WIRE_PHASE_TRAIN) {
-        if (s_first(a, "assign-phase", xt_wire_phase_name(as->phase)))
+        if (xt_actor_first(a, "assign-phase", xt_wire_phase_name(as->phase)))
             xt_warn("Assignment for phase %s ignored (assignments are for train)", xt_wire_phase_name(as->phase));
         return;
     }
-    if (as->n_shards > S_MAX_ENVS) return; // the decoder's max_shards already refuses this
+    if (as->n_shards > XT_ACTOR_MAX_ENVS) return; // the decoder's max_shards already refuses this
     // Same fold, seed, shards and endpoints: a repeat (level-triggered), or a
     // new broker session handing back the same work. Keep everything.
     int same = a->have_assign && as->fold == a->fold && as->seed == a->seed && (int)as->n_shards == a->n_env &&
                strcmp(as->chunk_endpoint, a->chunk_ep) == 0 && strcmp(as->weights_endpoint, a->weights_ep) == 0;
     for (uint32_t e = 0; same && e < as->n_shards; e++) {
-        s_wshard w;
-        s_wshard_of(&w, &as->shards[e]);
-        same = s_wshard_eq(&w, &a->as[e]);
+        xt_actor_wshard w;
+        xt_actor_wshard_of(&w, &as->shards[e]);
+        same = xt_actor_wshard_eq(&w, &a->as[e]);
     }
-    if (a->ev_active) s_eval_cancel(a, "a training assignment arrived");
+    if (a->ev_active) xt_actor_eval_cancel(a, "a training assignment arrived");
     a->phase = XT_WIRE_PHASE_TRAIN;
     if (same && (a->runner || a->n_env == 0)) return;
     int fold_changed = !a->have_assign || as->fold != a->fold;
     a->have_assign = 1, a->fold = as->fold, a->seed = as->seed, a->n_env = (int)as->n_shards;
-    for (uint32_t e = 0; e < as->n_shards; e++) s_wshard_of(&a->as[e], &as->shards[e]);
+    for (uint32_t e = 0; e < as->n_shards; e++) xt_actor_wshard_of(&a->as[e], &as->shards[e]);
     snprintf(a->chunk_ep, sizeof a->chunk_ep, "%s", as->chunk_endpoint);
     snprintf(a->weights_ep, sizeof a->weights_ep, "%s", as->weights_endpoint);
     if (fold_changed && a->w_have && a->w_fold < a->fold) a->w_have = a->w_fresh = 0; // older fold's weights
@@ -656,217 +539,6 @@ static void s_on_phase(xt_actor *a, const xt_wire_phase_cmd *p) {
     a->phase = p->phase;
 }
 
-// ---------------------------------------------------------------- evaluation
-
-static int s_on_eval(zloop_t *loop, zsock_t *sock, void *arg);
-
-static void s_eval_stop_worker(xt_actor *a) {
-    if (!a->ev) return;
-    if (a->loop) zloop_reader_end(a->loop, xt_evalrun_sock(a->ev));
-    xt_evalrun_destroy(&a->ev);
-    for (int i = 0; i < a->ev_n; i++)
-        if (a->ev_sh[i].state == S_EV_RUNNING) a->ev_sh[i].state = S_EV_QUEUED;
-}
-
-static void s_eval_cancel(xt_actor *a, const char *why) {
-    if (a->ev) xt_info("fold %u: evaluation cancelled: %s", a->ev_fold, why);
-    s_eval_stop_worker(a);
-    a->ev_active = 0, a->ev_n = 0;
-}
-
-static void s_eval_send(xt_actor *a, const s_evshard *e) {
-    xt_wire_msg m = {.type = XT_WIRE_EVAL_RESULT};
-    m.eval_res.fold = a->ev_fold;
-    m.eval_res.shard = (xt_wire_shard_key){e->w.portfolio ? NULL : e->w.name, e->w.portfolio ? e->w.name : NULL,
-                                           e->w.tf_sec, a->ev_fold};
-    memcpy(m.eval_res.metrics, e->metrics, sizeof m.eval_res.metrics);
-    m.eval_res.csv_path = e->csv_path;
-    s_send_ctl(a, &m);
-}
-
-// Params of the requested version: the newest weights or the installed ones
-// when their version matches, else the checkpoint file when this host can
-// read it. 1 found, 0 not (yet).
-static int s_eval_params(xt_actor *a, float *out) {
-    if (a->w_have && a->w_fold == a->ev_fold && a->w_version == a->ev_version) {
-        memcpy(out, a->w_new, a->n_params * sizeof(float));
-        return 1;
-    }
-    if (a->runner && xt_runner_has_params(a->runner) && a->fold == a->ev_fold &&
-        xt_runner_version(a->runner) == a->ev_version) {
-        memcpy(out, xt_runner_params(a->runner), a->n_params * sizeof(float));
-        return 1;
-    }
-    if (!xt_file_exists(a->ev_ckpt)) return 0;
-    xt_ckpt *ck = NULL;
-    xt_err err = {0};
-    int rc = xt_ckpt_open(&ck, a->ev_ckpt, &err);
-    if (!rc) {
-        const void *p = NULL;
-        xt_ckpt_section sec;
-        xt_model_layout lay;
-        if (xt_ckpt_find(ck, "params", &sec) == 0)
-            rc = xt_ckpt_get(ck, "params", XT_CKPT_DTYPE_F32, a->n_params, &p, &err);
-        else if (!(rc = xt_model_layout_init(&lay, &a->spec, &err)))
-            rc = xt_model_ckpt_read(ck, &lay, out, "params.", &err);
-        if (!rc && p) memcpy(out, p, a->n_params * sizeof(float));
-        xt_ckpt_destroy(&ck);
-    }
-    if (rc) {
-        if (s_first(a, "ckpt", a->ev_ckpt)) xt_warn("evaluation: %s", err.msg);
-        return 0;
-    }
-    xt_info("fold %u: evaluating checkpoint %s", a->ev_fold, a->ev_ckpt);
-    return 1;
-}
-
-// Starts the worker on the queued shards when the weights are at hand. After
-// waiting 3 liveness periods for the requested version, the newest weights of
-// the fold are used instead (logged), so a lost version cannot stall the run.
-static void s_eval_pump(xt_actor *a) {
-    if (!a->ev_active || a->ev || a->done) return;
-    int queued = 0;
-    for (int i = 0; i < a->ev_n; i++) queued += a->ev_sh[i].state == S_EV_QUEUED;
-    if (!queued) {
-        a->ev_active = 0;
-        return;
-    }
-    if (!a->ev_params || !s_eval_params(a, a->ev_params)) {
-        if (s_now() - a->ev_wait_since < 3 * a->live_s || !a->ev_params) return;
-        if (a->w_have && a->w_fold == a->ev_fold) {
-            xt_warn("fold %u: weights v%llu never arrived; evaluating v%llu, the newest of the fold", a->ev_fold,
-                    (unsigned long long)a->ev_version, (unsigned long long)a->w_version);
-            memcpy(a->ev_params, a->w_new, a->n_params * sizeof(float));
-        } else {
-            return;
-        }
-    }
-    int n = 0;
-    for (int i = 0; i < a->ev_n && n < XT_RL_MAX_SHARDS; i++) {
-        if (a->ev_sh[i].state != S_EV_QUEUED) continue;
-        int k = s_find_shard(a, &a->ev_sh[i].w);
-        if (k < 0) continue;
-        xt_rl_shard *s = &a->ev_rl[n];
-        *s = xt_shards_list(a->shards)[k];
-        s->row[XT_RL_TEST][0] = s_lower(s->m, a->ev_sh[i].w.ts_begin);
-        s->row[XT_RL_TEST][1] = s_lower(s->m, a->ev_sh[i].w.ts_end);
-        a->ev_run_idx[n++] = i;
-        a->ev_sh[i].state = S_EV_RUNNING;
-    }
-    if (n == 0) return;
-    char dir[XT_WIRE_PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/%s/fold-%u/eval", a->cfg->run_dir, a->cfg->run_id, a->ev_fold);
-    xt_evalrun_job job = {a->kind, a->ev_fold, a->ev_rl, n, &a->envp, &a->spec, a->ev_params, a->ev_version, dir};
-    xt_err err = {0};
-    a->ev = xt_evalrun_start(&job, &err);
-    if (!a->ev || zloop_reader(a->loop, xt_evalrun_sock(a->ev), s_on_eval, a) != 0) {
-        xt_error("fold %u: evaluation: %s", a->ev_fold, err.msg[0] ? err.msg : "cannot watch the worker");
-        s_eval_cancel(a, "the worker did not start");
-        return;
-    }
-    xt_info("fold %u: evaluating %d shard%s with weights v%llu", a->ev_fold, n, n == 1 ? "" : "s",
-            (unsigned long long)a->ev_version);
-}
-
-static void s_on_eval_request(xt_actor *a, const xt_wire_eval_req *r) {
-    a->phase = XT_WIRE_PHASE_EVAL;
-    if (a->ev_active && (a->ev_fold != r->fold || a->ev_version != r->checkpoint_version))
-        s_eval_cancel(a, "a request for another fold or version arrived");
-    if (!a->ev_active) {
-        a->ev_active = 1, a->ev_n = 0, a->ev_fold = r->fold, a->ev_version = r->checkpoint_version;
-        a->ev_wait_since = s_now();
-    }
-    snprintf(a->ev_ckpt, sizeof a->ev_ckpt, "%s", r->checkpoint_path);
-    // The fold's caches (the training runner of another fold goes).
-    if (s_open_fold(a, r->fold)) {
-        a->ev_active = 0;
-        return;
-    }
-    if (!a->runner && a->n_params == 0) {
-        // No model yet (evaluation before any training here): size it from the fold.
-        int D = 0, A = 0;
-        xt_err err = {0};
-        xt_model_layout lay;
-        if (xt_rollout_dims(a->kind, &a->envp, xt_shards_list(a->shards), xt_shards_count(a->shards), &D, &A,
-                            &err) ||
-            xt_rl_model_spec(&a->spec, a->cfg, D, A, &err) || xt_model_layout_init(&lay, &a->spec, &err) ||
-            s_weights_decoder(a, lay.n_params, &err)) {
-            xt_error("fold %u: evaluation: %s", r->fold, err.msg);
-            a->ev_active = 0;
-            return;
-        }
-    }
-    float *p = realloc(a->ev_params, a->n_params * sizeof(float));
-    if (!p) {
-        xt_error("fold %u: evaluation: out of memory", r->fold);
-        a->ev_active = 0;
-        return;
-    }
-    a->ev_params = p;
-    // The request replaces the list (CP §6.3): queued shards it does not
-    // name are dropped; one already running finishes (its result is harmless).
-    for (int i = 0; i < a->ev_n; i++) {
-        if (a->ev_sh[i].state != S_EV_QUEUED) continue;
-        int listed = 0;
-        for (uint32_t k = 0; k < r->n_shards && !listed; k++) {
-            s_wshard w;
-            s_wshard_of(&w, &r->shards[k]);
-            listed = s_wshard_eq(&a->ev_sh[i].w, &w);
-        }
-        if (!listed) a->ev_sh[i].state = S_EV_DROPPED;
-    }
-    for (uint32_t k = 0; k < r->n_shards; k++) {
-        s_wshard w;
-        s_wshard_of(&w, &r->shards[k]);
-        int i = 0;
-        while (i < a->ev_n && !s_wshard_eq(&a->ev_sh[i].w, &w)) i++;
-        if (i < a->ev_n) {
-            // Asked again: a result the broker may have lost goes out again;
-            // a shard in progress is not restarted; a dropped one is queued.
-            if (a->ev_sh[i].state == S_EV_DONE) s_eval_send(a, &a->ev_sh[i]);
-            if (a->ev_sh[i].state == S_EV_DROPPED) a->ev_sh[i].state = S_EV_QUEUED;
-            continue;
-        }
-        if (a->ev_n == XT_RL_MAX_SHARDS) break;
-        a->ev_sh[a->ev_n] = (s_evshard){.w = w, .state = S_EV_QUEUED};
-        a->ev_n++;
-    }
-    s_eval_pump(a);
-}
-
-static int s_on_eval(zloop_t *loop, zsock_t *sock, void *arg) {
-    xt_actor *a = arg;
-    int i, rc;
-    while (a->ev && (rc = xt_evalrun_recv(a->ev, &i)) >= 0) {
-        if (rc == 0) {
-            s_eval_stop_worker(a);
-            break;
-        }
-        const xt_evalrun_result *res = xt_evalrun_result_of(a->ev, i);
-        s_evshard *e = &a->ev_sh[a->ev_run_idx[i]];
-        e->state = S_EV_DONE;
-        if (res->rc == 0) {
-            memcpy(e->metrics, res->metrics, sizeof e->metrics);
-            snprintf(e->csv_path, sizeof e->csv_path, "%s", res->csv_path);
-            char tf[16];
-            xt_info("fold %u: %s-%s evaluated in %.2f s (%lld steps): return %.4f, Sharpe %.3f, buy & hold %.4f",
-                    a->ev_fold, e->w.name, xt_timeframe_name((int)e->w.tf_sec, tf), res->seconds, (long long)res->steps,
-                    e->metrics[XT_WIRE_EVAL_TOTAL_RETURN], e->metrics[XT_WIRE_EVAL_SHARPE],
-                    e->metrics[XT_WIRE_EVAL_BUY_HOLD_RETURN]);
-        } else {
-            // A deterministic failure (the window, the data): retrying would
-            // fail again, so the broker gets NaN metrics and the run goes on.
-            for (int k = 0; k < XT_WIRE_EVAL_N; k++) e->metrics[k] = NAN;
-            e->csv_path[0] = '\0';
-            xt_error("fold %u: evaluation of %s failed, reported as NaN: %s", a->ev_fold, e->w.name, res->err);
-        }
-        s_eval_send(a, e);
-    }
-    if (!a->ev) s_eval_pump(a); // requests that came in while it ran
-    s_schedule(a);
-    return a->done ? -1 : 0;
-}
-
 // ---------------------------------------------------------------- training work
 
 // Counts and metrics of one collect.
@@ -892,12 +564,12 @@ static void s_account(xt_actor *a, const xt_runner_report *rep) {
 static int s_on_work(zloop_t *loop, int timer_id, void *arg) {
     xt_actor *a = arg;
     if (!s_can_work(a)) {
-        s_schedule(a);
+        xt_actor_schedule(a);
         return a->done ? -1 : 0;
     }
     if (s_apply_weights(a)) return -1; // weights switch here, between chunks only
     if (!xt_runner_has_params(a->runner)) {
-        s_schedule(a);
+        xt_actor_schedule(a);
         return 0;
     }
     xt_runner_report rep;
@@ -909,7 +581,7 @@ static int s_on_work(zloop_t *loop, int timer_id, void *arg) {
         // assignment again, which rebuilds everything.
         xt_error("fold %u: env stepping stopped: %s", a->fold, err.msg);
         xt_runner_destroy(&a->runner);
-        s_schedule(a);
+        xt_actor_schedule(a);
         return 0;
     }
     const int N = xt_runner_n_envs(a->runner);
@@ -931,7 +603,7 @@ static int s_on_work(zloop_t *loop, int timer_id, void *arg) {
             m.hdr = (xt_wire_hdr){0, a->id, a->incarnation, ++a->seq_data};
             if (xt_sender_push(a->sender, &m, &err)) {
                 xt_prom_counter_inc(a->st.dropped_nonfinite);
-                if (s_first(a, "push", err.msg)) xt_warn("chunk not sent: %s", err.msg);
+                if (xt_actor_first(a, "push", err.msg)) xt_warn("chunk not sent: %s", err.msg);
             }
         }
         xt_sender_flush(a->sender);
@@ -941,7 +613,7 @@ static int s_on_work(zloop_t *loop, int timer_id, void *arg) {
     }
     s_account(a, &rep);
     xt_prom_gauge_set(a->st.queue_send, xt_sender_pending(a->sender));
-    s_schedule(a);
+    xt_actor_schedule(a);
     return a->done ? -1 : 0;
 }
 
@@ -954,7 +626,7 @@ static int s_on_pollout(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
     xt_prom_counter_add_u64(a->st.chunks_sent, ss->frames_sent - sent0);
     xt_prom_counter_add(a->st.stage[XT_ASTATS_STAGE_SEND], s_now() - t0);
     xt_prom_gauge_set(a->st.queue_send, xt_sender_pending(a->sender));
-    s_schedule(a);
+    xt_actor_schedule(a);
     return 0;
 }
 
@@ -986,10 +658,10 @@ static void s_dispatch(xt_actor *a, const xt_wire_msg *m) {
         return;
     case XT_WIRE_EVAL_REQUEST:
         s_session_up(a, m->hdr.incarnation);
-        s_on_eval_request(a, &m->eval_req);
+        xt_actor_eval_request(a, &m->eval_req);
         return;
     default:
-        if (s_first(a, "unexpected", xt_wire_type_name(m->type)))
+        if (xt_actor_first(a, "unexpected", xt_wire_type_name(m->type)))
             xt_warn("%s: %s is not a message an actor takes from the broker; ignored", m->hdr.sender_id,
                     xt_wire_type_name(m->type));
     }
@@ -1003,7 +675,7 @@ static int s_on_dealer(zloop_t *loop, zsock_t *sock, void *arg) {
         int rc = xt_wire_recv(sock, &rx, ZMQ_DONTWAIT, &err);
         if (rc == 1) break;
         if (rc == XT_EPROTO) {
-            if (s_first(a, "parts", "control")) xt_warn("control socket: %s", err.msg);
+            if (xt_actor_first(a, "parts", "control")) xt_warn("control socket: %s", err.msg);
             xt_prom_counter_inc(a->st.decode_control);
             continue;
         }
@@ -1016,7 +688,7 @@ static int s_on_dealer(zloop_t *loop, zsock_t *sock, void *arg) {
         xt_wire_rx_close(&rx);
     }
     s_count_rejects(a);
-    s_schedule(a);
+    xt_actor_schedule(a);
     return a->done ? -1 : 0;
 }
 
@@ -1038,7 +710,7 @@ static void s_sample(xt_actor *a) {
 static void s_shutdown(xt_actor *a, const char *why) {
     xt_info("%s: stopping", why);
     a->done = 1;
-    s_eval_cancel(a, "shutting down");
+    xt_actor_eval_cancel(a, "shutting down");
     if (a->sender) xt_sender_flush(a->sender);
     if (a->session && a->dealer) {
         zsock_set_linger(a->dealer, 500); // let the STOPPING heartbeat leave before the socket closes
@@ -1060,8 +732,8 @@ static int s_tick(xt_actor *a) {
     if (!a->session && now >= a->next_register && s_register(a, a->attempts > 0)) return -1;
     if (a->session) s_heartbeat(a);
     s_sample(a);
-    s_eval_pump(a);
-    s_schedule(a);
+    xt_actor_eval_pump(a);
+    xt_actor_schedule(a);
     return a->done ? -1 : 0;
 }
 
@@ -1094,8 +766,8 @@ xt_actor *xt_actor_new(const xt_actor_options *o, volatile sig_atomic_t *stop, x
         xt_err_set(err, XT_EINVAL, "actor id \"%s\": must be 1-255 printable ASCII characters without spaces", o->id);
         return NULL;
     }
-    if (o->envs < 1 || o->envs > S_MAX_ENVS) {
-        xt_err_set(err, XT_EINVAL, "actor envs: must be between 1 and %d (got %d)", S_MAX_ENVS, o->envs);
+    if (o->envs < 1 || o->envs > XT_ACTOR_MAX_ENVS) {
+        xt_err_set(err, XT_EINVAL, "actor envs: must be between 1 and %d (got %d)", XT_ACTOR_MAX_ENVS, o->envs);
         return NULL;
     }
     if (cfg->broker_liveness_ms <= cfg->broker_heartbeat_ms) {
@@ -1128,8 +800,8 @@ xt_actor *xt_actor_new(const xt_actor_options *o, volatile sig_atomic_t *stop, x
     if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r) r = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull;
     xt_rng_seed(&a->rng, r);
     a->incarnation = ((uint64_t)(xt_time_wall() * 1e6) << 12) | (xt_rng_u64(&a->rng) & 0xfffu);
-    a->as = calloc(S_MAX_ENVS, sizeof *a->as);
-    a->env_shard = calloc(S_MAX_ENVS, sizeof *a->env_shard);
+    a->as = calloc(XT_ACTOR_MAX_ENVS, sizeof *a->as);
+    a->env_shard = calloc(XT_ACTOR_MAX_ENVS, sizeof *a->env_shard);
     if (!a->as || !a->env_shard) {
         xt_err_set(err, XT_ENOMEM, "actor: out of memory");
         goto fail;
@@ -1138,7 +810,7 @@ xt_actor *xt_actor_new(const xt_actor_options *o, volatile sig_atomic_t *stop, x
     xt_wire_limits lim;
     xt_wire_limits_default(&lim);
     lim.max_frame_bytes = S_CTL_FRAME_MAX;
-    lim.max_shards = S_MAX_ENVS;
+    lim.max_shards = XT_ACTOR_MAX_ENVS;
     a->dec_ctl = xt_wire_decoder_new(&lim, err);
     a->enc_ctl = a->dec_ctl ? xt_wire_encoder_new(&lim, err) : NULL;
     if (!a->enc_ctl) goto fail;
@@ -1188,7 +860,7 @@ const char *xt_actor_metrics_url(const xt_actor *a) { return a->metrics_url; }
 void xt_actor_destroy(xt_actor **self_p) {
     if (!self_p || !*self_p) return;
     xt_actor *a = *self_p;
-    s_eval_stop_worker(a);
+    xt_actor_eval_stop_worker(a);
     s_drop_pollout(a);
     zloop_destroy(&a->loop);
     xt_runner_destroy(&a->runner);

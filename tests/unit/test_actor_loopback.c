@@ -97,6 +97,8 @@ typedef struct {
     char eval_csv[4][512];
     char eval_sym[4][32];
     int ignore_chunks, heartbeats;
+    int paused;             // the fake learner stops reading chunks
+    uint32_t max_queue;     // largest queue_depth an actor heartbeat reported
     pid_t pid;
 } lb;
 
@@ -232,6 +234,7 @@ static void s_on_control(lb *t, const void *route, size_t route_len, const xt_wi
         assert_int_equal(m->hb.role, XT_WIRE_ROLE_ACTOR);
         t->last_state = m->hb.state;
         t->heartbeats++;
+        if (m->hb.queue_depth > t->max_queue) t->max_queue = m->hb.queue_depth;
         if (m->hb.state == XT_WIRE_STATE_STOPPING) t->saw_stopping = 1;
         // A broker without a session answers "register again".
         memcpy(t->route, route, route_len), t->route_len = route_len;
@@ -263,7 +266,7 @@ static void s_once(lb *t, int poll_ms) {
             s_on_control(t, zmq_msg_data(&rx.route), zmq_msg_size(&rx.route), &m);
             xt_wire_rx_close(&rx);
         }
-        while (xt_wire_recv(t->pull, &rx, ZMQ_DONTWAIT, &err) == 0) {
+        while (!t->paused && xt_wire_recv(t->pull, &rx, ZMQ_DONTWAIT, &err) == 0) {
             if (xt_wire_decode(t->dec_chunk, rx.data, rx.len, NULL, &m, &err)) fail_msg("actor sent: %s", err.msg);
             assert_int_equal(m.type, XT_WIRE_ROLLOUT_CHUNK);
             s_on_chunk(t, &m);
@@ -416,8 +419,13 @@ static int s_setup(void **state) {
     // The fake learner.
     xt_wire_sockopt o;
     xt_wire_sockopt_default(&o);
-    int port = 0;
-    t.pull = xt_wire_bind(ZMQ_PULL, "tcp://127.0.0.1:0", &o, &port, &err);
+    // A learner with a small pipe and TCP window: a pause in reading turns
+    // into back-pressure on the actor after a few dozen chunks.
+    t.pull = zsock_new(ZMQ_PULL);
+    zsock_set_rcvhwm(t.pull, 4);
+    zsock_set_rcvbuf(t.pull, 8192);
+    int port = zsock_bind(t.pull, "tcp://127.0.0.1:*");
+    if (port <= 0) fail_msg("cannot bind the fake learner's PULL");
     snprintf(t.chunk_ep, sizeof t.chunk_ep, "tcp://127.0.0.1:%d", port);
     t.pub = xt_wire_bind(ZMQ_PUB, "tcp://127.0.0.1:0", &o, &port, &err);
     snprintf(t.weights_ep, sizeof t.weights_ep, "tcp://127.0.0.1:%d", port);
@@ -537,6 +545,22 @@ static void test_scenario(void **state) {
         last[r->env] = r->version;
     }
     assert_int_equal(switched, N_ENVS); // every env switched once, between two chunks
+    // 3b. The learner stops reading: the actor's send queue fills and env
+    // stepping pauses, but its heartbeats keep coming; then it drains.
+    t->paused = 1;
+    int hb0 = t->heartbeats;
+    t->max_queue = 0;
+    s_serve(t, 1.5);
+    assert_true(t->heartbeats - hb0 >= 8); // 100 ms period
+    assert_true(t->max_queue > 0);
+    assert_int_equal(t->last_state, XT_WIRE_STATE_RUNNING);
+    t->paused = 0;
+    int n1 = t->n_chunks;
+    s_serve(t, 0.5);
+    assert_true(t->n_chunks > n1 + N_ENVS); // the queue drained; state continuity checked below
+    for (int i = n1; i < t->n_chunks; i++)
+        if (t->chunks[i].state_err > 1e-4 || t->chunks[i].logp_err > 1e-3)
+            fail_msg("chunk %d after the pause: a gap or a wrong version", i);
     // 4. checkpoint: stepping stops; then the evaluation of version 2
     xt_wire_msg pc = {.type = XT_WIRE_PHASE_COMMAND};
     pc.phase_cmd = (xt_wire_phase_cmd){0, XT_WIRE_PHASE_CHECKPOINT, 0};
