@@ -1,0 +1,34 @@
+// dense.h - fully connected layer with optional ReLU, forward and backward.
+//
+// W [O, I] (PyTorch nn.Linear layout), b [O]:
+//   out[N, O] = act(in[N, I] . W^T + b),  act = ReLU or identity.
+// The ReLU lets NaN through (as torch.relu), so a NaN reaches the loss.
+// Every function exists in float and double (_f64) from one source.
+// Nothing allocates; BLAS threading is whatever the caller set.
+#ifndef XT_DENSE_H
+#define XT_DENSE_H
+
+#include <stddef.h>
+
+void xt_dense_forward(float *out, const float *in, const float *w, const float *b, int relu, int N,
+                      int I, int O);
+void xt_dense_forward_f64(double *out, const double *in, const double *w, const double *b, int relu,
+                          int N, int I, int O);
+
+// dout [N, O] (gradient of the pre-activation: run xt_relu_backward first
+// for a ReLU layer) -> dw [O, I] (+=), db [O] (+=), din [N, I] (written;
+// NULL = not needed).
+void xt_dense_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                       const float *w, int N, int I, int O);
+void xt_dense_backward_f64(double *din, double *dw, double *db, const double *dout,
+                           const double *in, const double *w, int N, int I, int O);
+
+// ReLU backward in place: dy[k] = y[k] <= 0 ? 0 : dy[k], y = the ReLU output.
+void xt_relu_backward(float *dy, const float *y, size_t n);
+void xt_relu_backward_f64(double *dy, const double *y, size_t n);
+
+// x[n] = 0 (the "zero the gradients" verb: backward functions only add).
+void xt_nn_zero(float *x, size_t n);
+void xt_nn_zero_f64(double *x, size_t n);
+
+#endif
