@@ -2,6 +2,7 @@
 // cli/cmd_*.c subcommands. Only this file exits.
 #include "cli.h"
 #include "cli_data.h"
+#include "cli_train.h"
 
 #include "core/log.h"
 
@@ -22,6 +23,8 @@ static const s_cmd s_cmds[] = {
     {"data", "inspect", xt_cli_data_inspect, "data inspect FILE.csv                 rows, range, format, gaps, stats"},
     {"data", "features", xt_cli_data_features, "data features --input FILE.csv --out OUT.csv   indicator columns per row"},
     {"data", "build", xt_cli_data_build, "data build --config FILE             build normalized feature caches"},
+    {"train", NULL, xt_cli_train, "train --local --config FILE [--fold K] [--out DIR]   recurrent PPO in this process"},
+    {"eval", NULL, xt_cli_eval, "eval --checkpoint FILE --config FILE [--fold K] [--out DIR]   test metrics of a checkpoint"},
 };
 
 static void s_usage(FILE *out) {
