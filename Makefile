@@ -7,7 +7,7 @@ ifeq ($(CI),true)
 CMAKE_FLAGS += -DXT_WERROR=ON
 endif
 
-.PHONY: all bootstrap configure build test test-asan demo bench clean
+.PHONY: all bootstrap configure build test test-asan test-compose demo bench clean
 
 all: build
 
@@ -31,6 +31,10 @@ test-asan: bootstrap
 	cmake -S . -B $(BUILD)-asan -DXT_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD)-asan -j$(JOBS)
 	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -L unit -j$(JOBS)
+
+# A real docker-compose launch on podman (needs root; skips with the reason where it cannot run).
+test-compose: build
+	scripts/test-compose.sh $(BUILD)
 
 demo: build
 	scripts/demo.sh $(BUILD)

@@ -1,6 +1,7 @@
 // main.c - the xtrade CLI: dispatch of `xtrade <group> [<verb>] ...` to the
 // cli/cmd_*.c subcommands. Only this file exits.
 #include "cli.h"
+#include "cli_cluster.h"
 #include "cli_data.h"
 #include "cli_train.h"
 
@@ -25,6 +26,8 @@ static const s_cmd s_cmds[] = {
     {"data", "build", xt_cli_data_build, "data build --config FILE             build normalized feature caches"},
     {"train", NULL, xt_cli_train, "train --local --config FILE [--fold K] [--out DIR]   recurrent PPO in this process"},
     {"eval", NULL, xt_cli_eval, "eval --checkpoint FILE --config FILE [--fold K] [--out DIR]   test metrics of a checkpoint"},
+    {"status", NULL, xt_cli_status, "status [--broker tcp://HOST:5555]     run id, fold, phase, progress, workers"},
+    {"keys", "gen", xt_cli_keys_gen, "keys gen DIR [--force]                CurveZMQ key pairs + allowed/ for a cluster"},
 };
 
 static void s_usage(FILE *out) {

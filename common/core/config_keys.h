@@ -115,6 +115,32 @@
     X(folds, step_days, INT, "30", 1, 100000, "", "Generated folds: step between folds in days.") \
     X(folds, purge_days, INT, "0", 0, 100000, "", "Gap between train end and test start; raised to the longest feature lookback if shorter.") \
     X(folds, max_folds, INT, "0", 0, 1000, "", "Generated folds: keep at most this many (the latest); 0 = all.") \
-    X(folds, warm_start, BOOL, "false", 0, 0, "", "Start each fold from the previous fold's best weights instead of fresh.")
+    X(folds, warm_start, BOOL, "false", 0, 0, "", "Start each fold from the previous fold's best weights instead of fresh.") \
+    /* ---- broker */ \
+    X(broker, bind, STR, "0.0.0.0", 1, 0, "", "Address the broker's control socket and HTTP endpoint bind (0.0.0.0 = every IPv4 interface).") \
+    X(broker, host, STR, "127.0.0.1", 1, 0, "", "Host name or address learners, actors and `xtrade status` use to reach the broker.") \
+    X(broker, port, INT, "5555", 0, 65535, "", "Control (ROUTER) port; 0 = ephemeral (the bound endpoint is written to `runs/<run_id>/broker.endpoint`).") \
+    X(broker, http_port, INT, "9100", 0, 65535, "", "Broker /metrics and /healthz port; 0 = ephemeral.") \
+    X(broker, heartbeat_ms, INT, "1000", 10, 60000, "", "Heartbeat period of every daemon; the broker's timer (liveness sweep, metrics) runs at this period.") \
+    X(broker, liveness_ms, INT, "5000", 50, 3600000, "", "A peer silent this long is dropped (its shards reassigned); peers re-register after the same silence from the broker.") \
+    /* ---- learner */ \
+    X(learner, port_chunks, INT, "5556", 0, 65535, "", "Rollout chunk (PULL) port; 0 = ephemeral, reported to the broker.") \
+    X(learner, port_weights, INT, "5557", 0, 65535, "", "Weights (PUB) port; 0 = ephemeral, reported to the broker.") \
+    X(learner, http_port, INT, "9101", 0, 65535, "", "Learner /metrics and /healthz port; 0 = ephemeral.") \
+    X(learner, advertise_host, STR, "\"\"", 0, 0, "", "Host name or address actors use to reach the learner's data ports; empty = the learner's host name.") \
+    X(learner, backend, ENUM, "auto", 0, 0, "auto|cpu|cuda", "Compute backend: CUDA when a GPU is usable (auto), or forced.") \
+    X(learner, mode, ENUM, "async", 0, 0, "sync|async", "sync: every update waits for a full rollout of the current weights; async: IMPALA-style, chunks up to learner.max_policy_lag versions old.") \
+    X(learner, max_policy_lag, INT, "4", 0, 1000, "", "Async mode: chunks acted by a policy more than this many versions old are dropped.") \
+    X(learner, checkpoint_every, INT, "50", 1, 1000000, "", "PPO updates between periodic checkpoints (each reported to the broker).") \
+    X(learner, keep_checkpoints, INT, "3", 1, 1000, "", "Periodic checkpoints kept per fold (older ones deleted; the fold's final checkpoint is always kept).") \
+    X(learner, max_buffered_batches, INT, "2", 1, 64, "", "Rollout batches the learner buffers before actors block (bounded ingest).") \
+    X(learner, nonfinite_rollback_after, INT, "3", 1, 1000, "", "Consecutive non-finite updates after which the learner rolls back to its last checkpoint.") \
+    /* ---- actor */ \
+    X(actor, envs, INT, "16", 1, 4096, "", "Envs one actor steps (its capacity in the broker's shard assignment).") \
+    X(actor, http_port, INT, "9102", 0, 65535, "", "Actor /metrics and /healthz port; 0 = ephemeral.") \
+    X(actor, reconnect_ms, INT, "1000", 10, 600000, "", "Delay between attempts to re-register with a silent broker.") \
+    /* ---- security */ \
+    X(security, curve, BOOL, "false", 0, 0, "", "Encrypt and authenticate every socket with CurveZMQ (keys from `xtrade keys gen`).") \
+    X(security, keys_dir, STR, "keys", 1, 0, "", "Key directory: `<role>.key` + `<role>.key_secret` pairs and `allowed/` (the client public keys servers accept).")
 
 #endif

@@ -1,0 +1,436 @@
+// test_broker_plan.c - the broker's run plan, shard placement and journal:
+// plans from explicit and rolling fold configs (hand-worked windows, shard
+// keys, plan identity), the TRAIN env layout (exact lists, balance by
+// capacity, coverage, reassignment when an actor leaves), EVAL placement in
+// proportion to capacity, and a journal replayed into the right fold and
+// phase (with refused records and a changed plan).
+#include "testutil.h"
+
+#include "assign.h"
+#include "plan.h"
+#include "run.h"
+
+#include "core/config.h"
+#include "core/rng.h"
+#include "core/xtime.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+// configs/tiny.yaml's run: 2 symbols x 1h, asset env, two explicit folds.
+static const char *s_tiny =
+    "run: {id: tiny}\n"
+    "data: {source: synthetic, symbols: [BTCUSD, EURUSD], timeframes: [1h], start: 2022-01-01, end: 2023-09-01}\n"
+    "env: {kind: asset}\n"
+    "ppo: {total_steps: 8192}\n"
+    "folds:\n"
+    "  mode: explicit\n"
+    "  explicit:\n"
+    "    - {train_start: 2023-01-01, train_end: 2023-04-01, test_start: 2023-04-15, test_end: 2023-06-01}\n"
+    "    - {train_start: 2023-01-01, train_end: 2023-06-01, test_start: 2023-06-15, test_end: 2023-09-01}\n";
+
+static void s_load(xt_config *c, const char *text) {
+    xt_err e = {0};
+    if (xt_config_load_text(c, text, strlen(text), "t.yaml", &e)) fail_msg("%s", e.msg);
+}
+
+static void s_plan(xt_plan *p, const char *text) {
+    static xt_config c;
+    s_load(&c, text);
+    xt_err e = {0};
+    if (xt_plan_init(p, &c, &e)) fail_msg("%s", e.msg);
+}
+
+static int64_t s_ts(const char *iso) {
+    int64_t t;
+    if (xt_time_parse(iso, &t)) fail_msg("bad date %s", iso);
+    return t;
+}
+
+// ---------------------------------------------------------------- plan
+
+static void t_plan_explicit(void **state) {
+    static xt_plan p;
+    s_plan(&p, s_tiny);
+    assert_string_equal(p.run_id, "tiny");
+    assert_int_equal(p.n_folds, 2);
+    assert_int_equal(p.n_shards, 2);
+    assert_int_equal(p.step_budget, 8192);
+    assert_int_equal(p.seed, 42);
+    assert_string_equal(p.shards[0].name, "BTCUSD");
+    assert_string_equal(p.shards[1].name, "EURUSD");
+    assert_int_equal(p.shards[1].tf_sec, 3600);
+    assert_int_equal(p.shards[0].portfolio, 0);
+
+    // Fold 0 trains on 2023-01-01 .. 2023-04-01 (90 days) minus its 10%
+    // validation tail (9 days, a whole number of 15m bars): ends 2023-03-23.
+    xt_wire_shard w;
+    xt_plan_wire_shard(&p, 0, 1, XT_WIRE_PHASE_TRAIN, &w);
+    assert_string_equal(w.key.symbol, "EURUSD");
+    assert_string_equal(w.key.portfolio, "");
+    assert_int_equal(w.key.tf_sec, 3600);
+    assert_int_equal(w.key.fold, 0);
+    assert_int_equal(w.ts_begin, s_ts("2023-01-01"));
+    assert_int_equal(w.ts_end, s_ts("2023-03-23"));
+    assert_int_equal(w.row_begin, 0);
+    assert_int_equal(w.row_end, 0);
+    // EVAL of fold 1: the whole test window.
+    xt_plan_wire_shard(&p, 1, 0, XT_WIRE_PHASE_EVAL, &w);
+    assert_string_equal(w.key.symbol, "BTCUSD");
+    assert_int_equal(w.key.fold, 1);
+    assert_int_equal(w.ts_begin, s_ts("2023-06-15"));
+    assert_int_equal(w.ts_end, s_ts("2023-09-01"));
+
+    // Keys find their shard; unknown ones do not.
+    for (int s = 0; s < p.n_shards; s++) {
+        xt_plan_wire_shard(&p, 0, s, XT_WIRE_PHASE_EVAL, &w);
+        assert_int_equal(xt_plan_find_shard(&p, &w.key), s);
+    }
+    xt_wire_shard_key k = {"ETHUSD", "", 3600, 0};
+    assert_int_equal(xt_plan_find_shard(&p, &k), -1);
+    k = (xt_wire_shard_key){"BTCUSD", "", 14400, 0};
+    assert_int_equal(xt_plan_find_shard(&p, &k), -1);
+    k = (xt_wire_shard_key){"", "BTCUSD", 3600, 0};
+    assert_int_equal(xt_plan_find_shard(&p, &k), -1);
+    char label[64];
+    assert_string_equal(xt_plan_shard_label(&p, 1, label, sizeof label), "EURUSD/1h");
+}
+
+static void t_plan_rolling_portfolio(void **state) {
+    static xt_plan p, q;
+    static xt_config c;
+    const char *text = "run: {id: roll}\n"
+                       "data: {symbols: [BTCUSD, ETHUSD, EURUSD], timeframes: [1h, 4h], start: 2020-01-01, "
+                       "end: 2021-01-01}\n"
+                       "env: {kind: portfolio}\n"
+                       "folds: {mode: rolling, train_days: 180, test_days: 30, step_days: 30}\n";
+    s_plan(&p, text);
+    s_load(&c, text);
+    xt_fold f[XT_MAX_FOLDS];
+    int n;
+    assert_int_equal(xt_dataset_folds(f, &n, &c, NULL), 0);
+    assert_true(n >= 3);
+    assert_int_equal(p.n_folds, n);
+    // One portfolio shard per timeframe.
+    assert_int_equal(p.n_shards, 2);
+    assert_string_equal(p.shards[0].name, "portfolio");
+    assert_int_equal(p.shards[0].portfolio, 1);
+    assert_int_equal(p.shards[0].tf_sec, 3600);
+    assert_int_equal(p.shards[1].tf_sec, 14400);
+    xt_wire_shard w;
+    xt_plan_wire_shard(&p, 1, 1, XT_WIRE_PHASE_TRAIN, &w);
+    assert_string_equal(w.key.portfolio, "portfolio");
+    assert_string_equal(w.key.symbol, "");
+    for (int i = 0; i < n; i++) {
+        // Rolling: 180-day windows stepping by 30 days; test after a purge gap.
+        assert_int_equal(p.folds[i].train_end - p.folds[i].train_start, 180 * 86400);
+        if (i) assert_int_equal(p.folds[i].train_start - p.folds[i - 1].train_start, 30 * 86400);
+        assert_true(p.folds[i].test_start > p.folds[i].train_end);
+        xt_plan_wire_shard(&p, i, 0, XT_WIRE_PHASE_EVAL, &w);
+        assert_int_equal(w.ts_begin, f[i].test_start);
+        assert_int_equal(w.ts_end, f[i].test_end);
+        assert_int_equal(w.ts_end - w.ts_begin, 30 * 86400);
+    }
+
+    // Identity: the same plan hashes the same; log settings do not count;
+    // a different budget, seed or symbol list does.
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%slog: {level: debug}\n", text);
+    s_plan(&q, buf);
+    assert_true(q.hash == p.hash);
+    snprintf(buf, sizeof buf, "%sppo: {total_steps: 1000}\n", text);
+    s_plan(&q, buf);
+    assert_true(q.hash != p.hash);
+    snprintf(buf, sizeof buf, "%srun: {id: roll, seed: 7}\n", "");
+    snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s", strchr(text, '\n') + 1);
+    s_plan(&q, buf);
+    assert_true(q.hash != p.hash);
+}
+
+static void t_plan_no_fold(void **state) {
+    static xt_config c;
+    // Fits by the days alone, but not with the purge gap raised to the
+    // longest feature lookback.
+    s_load(&c, "data: {start: 2020-01-01, end: 2020-03-01}\nfolds: {mode: rolling, train_days: 50, test_days: 10}\n");
+    static xt_plan p;
+    xt_err e = {0};
+    assert_int_equal(xt_plan_init(&p, &c, &e), XT_EINVAL);
+    assert_contains(e.msg, "folds.train_days");
+    assert_contains(e.msg, "no fold fits");
+}
+
+// ---------------------------------------------------------------- train layout
+
+static void t_assign_train_exact(void **state) {
+    // Capacities 3 and 1 over 2 shards: slots 0..3 -> floor(j*2/4) = 0,0,1,1.
+    uint32_t cap[2] = {3, 1};
+    int out[8], counts[2];
+    assert_int_equal(xt_assign_train(cap, 2, 0, 2, out), 3);
+    assert_int_equal(out[0], 0);
+    assert_int_equal(out[1], 0);
+    assert_int_equal(out[2], 1);
+    assert_int_equal(xt_assign_train(cap, 2, 1, 2, out), 1);
+    assert_int_equal(out[0], 1);
+    assert_int_equal(xt_assign_train_counts(cap, 2, 2, counts), 0);
+    assert_int_equal(counts[0], 2);
+    assert_int_equal(counts[1], 2);
+    // 5 envs over 12 shards: 7 shards wait; the 5 covered are spread out.
+    uint32_t small[1] = {5};
+    int c12[12];
+    assert_int_equal(xt_assign_train_counts(small, 1, 12, c12), 7);
+    assert_int_equal(xt_assign_train(small, 1, 0, 12, out), 5);
+    int expect[5] = {0, 2, 4, 7, 9}; // floor(j * 12 / 5)
+    for (int e = 0; e < 5; e++) assert_int_equal(out[e], expect[e]);
+    // No actors: nothing to place, everything waits.
+    assert_int_equal(xt_assign_train_counts(cap, 0, 2, counts), 2);
+}
+
+// Checks the layout's guarantees for one set of capacities.
+static void s_check_layout(const uint32_t *cap, int n, int S) {
+    int counts[256], seen[256] = {0}, out[XT_ASSIGN_MAX_ENVS];
+    int waiting = xt_assign_train_counts(cap, n, S, counts);
+    uint64_t total = xt_assign_total(cap, n);
+    int prev = -1;
+    for (int a = 0; a < n; a++) {
+        int m = xt_assign_train(cap, n, a, S, out);
+        assert_int_equal(m, cap[a] > XT_ASSIGN_MAX_ENVS ? XT_ASSIGN_MAX_ENVS : (int)cap[a]);
+        for (int e = 0; e < m; e++) {
+            assert_true(out[e] >= 0 && out[e] < S);
+            assert_true(out[e] >= prev); // contiguous runs of the shard order
+            prev = out[e];
+            seen[out[e]]++;
+        }
+    }
+    int lo = 1 << 30, hi = 0, covered = 0;
+    for (int s = 0; s < S; s++) {
+        assert_int_equal(seen[s], counts[s]); // closed form == walk
+        lo = counts[s] < lo ? counts[s] : lo;
+        hi = counts[s] > hi ? counts[s] : hi;
+        covered += counts[s] > 0;
+    }
+    assert_int_equal(covered, S - waiting);
+    if (total >= (uint64_t)S) {
+        assert_int_equal(waiting, 0);
+        assert_true(hi - lo <= 1); // balanced to within one env
+    } else {
+        assert_int_equal(waiting, S - (int)total);
+        assert_true(hi <= 1);
+    }
+}
+
+static void t_assign_train_balance(void **state) {
+    xt_rng r;
+    xt_rng_seed(&r, 11);
+    for (int trial = 0; trial < 500; trial++) {
+        int n = 1 + (int)xt_rng_below(&r, 12), S = 1 + (int)xt_rng_below(&r, 128);
+        uint32_t cap[12];
+        for (int a = 0; a < n; a++) cap[a] = (uint32_t)xt_rng_below(&r, 40);
+        s_check_layout(cap, n, S);
+    }
+    uint32_t huge[2] = {100000, 3};
+    s_check_layout(huge, 2, 7);
+
+    // An actor leaves: the layout over the rest still covers every shard,
+    // balanced, with the survivors' full capacity in use.
+    uint32_t three[3] = {4, 4, 4}, two[2] = {4, 4};
+    s_check_layout(three, 3, 6);
+    s_check_layout(two, 2, 6);
+    int counts[6];
+    assert_int_equal(xt_assign_train_counts(two, 2, 6, counts), 0);
+    int sum = 0;
+    for (int s = 0; s < 6; s++) sum += counts[s], assert_true(counts[s] == 1 || counts[s] == 2);
+    assert_int_equal(sum, 8);
+}
+
+// ---------------------------------------------------------------- eval placement
+
+static void t_assign_eval(void **state) {
+    // 8 jobs over capacities 3 and 1: shares 6 and 2.
+    uint32_t cap[3] = {3, 1, 0}, load[3] = {0, 0, 0};
+    int owner[8];
+    for (int j = 0; j < 8; j++) owner[j] = -1;
+    assert_int_equal(xt_assign_eval(cap, load, 3, owner, 8), 8);
+    int got[3] = {0, 0, 0};
+    for (int j = 0; j < 8; j++) got[owner[j]]++;
+    assert_int_equal(got[0], 6);
+    assert_int_equal(got[1], 2);
+    assert_int_equal(got[2], 0); // no capacity, no work
+    assert_int_equal(load[0], 6);
+
+    // Actor 0 leaves: its 6 jobs lose their owner and go to actor 1 (the
+    // only one left); jobs already with actor 1 stay where they are.
+    int keep[8];
+    memcpy(keep, owner, sizeof owner);
+    cap[0] = 0, load[0] = 0;
+    for (int j = 0; j < 8; j++)
+        if (owner[j] == 0) owner[j] = -1;
+    assert_int_equal(xt_assign_eval(cap, load, 3, owner, 8), 6);
+    for (int j = 0; j < 8; j++) assert_int_equal(owner[j], 1);
+    assert_int_equal(load[1], 8);
+
+    // A newcomer with capacity 2 next to a loaded actor 1 (load 8, cap 1):
+    // new jobs all go to the newcomer until (l+1)/c evens out.
+    uint32_t cap2[2] = {1, 2}, load2[2] = {8, 0};
+    int o2[4] = {-1, -1, -1, -1};
+    assert_int_equal(xt_assign_eval(cap2, load2, 2, o2, 4), 4);
+    for (int j = 0; j < 4; j++) assert_int_equal(o2[j], 1);
+
+    // Nobody with capacity: jobs wait.
+    uint32_t none[2] = {0, 0}, l0[2] = {0, 0};
+    int o3[2] = {-1, 0};
+    assert_int_equal(xt_assign_eval(none, l0, 2, o3, 2), -1);
+    (void)keep;
+}
+
+// ---------------------------------------------------------------- journal
+
+static void s_metrics(double m[XT_WIRE_EVAL_N], double base) {
+    for (int i = 0; i < XT_WIRE_EVAL_N; i++) m[i] = base + i;
+    m[XT_WIRE_EVAL_SORTINO] = NAN; // undefined ratios survive the round trip
+}
+
+static void t_journal_resume(void **state) {
+    static xt_plan p;
+    s_plan(&p, s_tiny);
+    char dir[256], path[512];
+    xt_test_tmpdir(dir, "broker-journal");
+    snprintf(path, sizeof path, "%s/broker.journal", dir);
+    xt_err e = {0};
+    xt_run_info info;
+
+    // A new journal starts fold 0 in TRAIN.
+    xt_run *r = xt_run_open(&p, path, &info, &e);
+    if (!r) fail_msg("%s", e.msg);
+    assert_int_equal(info.resumed, 0);
+    assert_int_equal(xt_run_fold(r), 0);
+    assert_int_equal(xt_run_phase(r), XT_WIRE_PHASE_TRAIN);
+
+    // Records that do not fit the state are refused and change nothing.
+    double m[XT_WIRE_EVAL_N];
+    s_metrics(m, 0.5);
+    assert_int_equal(xt_run_eval(r, 0, m, "a.csv", &e), XT_EPARSE);
+    assert_contains(e.msg, "eval result for shard 0 is not expected in fold 0");
+    assert_int_equal(xt_run_fold_done(r, &e), XT_EPARSE);
+    assert_contains(e.msg, "closed before every shard was evaluated");
+    assert_int_equal(xt_run_eval(r, 7, m, "a.csv", &e), XT_EINVAL);
+
+    // Fold 0: periodic checkpoint, budget reached, final checkpoint, eval.
+    assert_int_equal(xt_run_checkpoint(r, 4096, 4, 0.1, "runs/tiny/fold-0/ckpt-4096.xtck", &e), 0);
+    assert_int_equal(xt_run_set_phase(r, XT_WIRE_PHASE_CHECKPOINT, &e), 0);
+    assert_int_equal(xt_run_checkpoint(r, 8192, 8, 0.25, "runs/tiny/fold-0/ckpt-8192.xtck", &e), 0);
+    assert_true(xt_run_fold_state(r, 0)->ckpt_final);
+    assert_int_equal(xt_run_set_phase(r, XT_WIRE_PHASE_EVAL, &e), 0);
+    assert_int_equal(xt_run_checkpoint(r, 8192, 8, 0.25, "x", &e), XT_EPARSE); // not during eval
+    assert_int_equal(xt_run_eval(r, 1, m, "runs/tiny/fold-0/eval/EURUSD-1h.csv", &e), 0);
+    assert_int_equal(xt_run_eval(r, 1, m, "dup.csv", &e), 1); // the first result stands
+    s_metrics(m, -0.5);
+    assert_int_equal(xt_run_eval(r, 0, m, "runs/tiny/fold-0/eval/BTCUSD-1h.csv", &e), 0);
+    assert_int_equal(xt_run_fold_done(r, &e), 0);
+    // Fold 1 trains; the broker dies after a periodic checkpoint.
+    assert_int_equal(xt_run_fold(r), 1);
+    assert_int_equal(xt_run_phase(r), XT_WIRE_PHASE_TRAIN);
+    assert_int_equal(xt_run_checkpoint(r, 2048, 3, NAN, "runs/tiny/fold-1/ckpt-2048.xtck", &e), 0);
+    xt_run_destroy(&r);
+    assert_null(r);
+
+    // Replay: fold 0 done with its results, fold 1 in TRAIN with its checkpoint.
+    r = xt_run_open(&p, path, &info, &e);
+    if (!r) fail_msg("%s", e.msg);
+    assert_int_equal(info.resumed, 1);
+    // start, phase train, ckpt, phase checkpoint, ckpt, phase eval, 2 evals, fold-done, ckpt
+    assert_int_equal(info.records, 10);
+    assert_int_equal(xt_run_fold(r), 1);
+    assert_int_equal(xt_run_phase(r), XT_WIRE_PHASE_TRAIN);
+    const xt_run_fold_info *f0 = xt_run_fold_state(r, 0), *f1 = xt_run_fold_state(r, 1);
+    assert_int_equal(f0->phase, XT_WIRE_PHASE_DONE);
+    assert_int_equal(f0->n_evals, 2);
+    assert_string_equal(f0->ckpt_path, "runs/tiny/fold-0/ckpt-8192.xtck");
+    assert_int_equal(f0->ckpt_version, 8);
+    assert_true(f0->ckpt_val_sharpe == 0.25);
+    assert_string_equal(f0->evals[1].csv_path, "runs/tiny/fold-0/eval/EURUSD-1h.csv");
+    assert_true(f0->evals[1].metrics[XT_WIRE_EVAL_TOTAL_RETURN] == 0.5);
+    assert_true(isnan(f0->evals[1].metrics[XT_WIRE_EVAL_SORTINO]));
+    assert_true(f0->evals[0].metrics[XT_WIRE_EVAL_SHARPE] == -0.5 + XT_WIRE_EVAL_SHARPE);
+    assert_int_equal(f1->has_ckpt, 1);
+    assert_int_equal(f1->ckpt_final, 0);
+    assert_int_equal(f1->ckpt_step, 2048);
+    assert_true(isnan(f1->ckpt_val_sharpe));
+    xt_run_summary sum;
+    xt_run_summary_of(r, 0, &sum);
+    assert_int_equal(sum.n, 2);
+    assert_int_equal(sum.profitable, 1);
+    assert_true(fabs(sum.mean_return - 0.0) < 1e-12);
+
+    // Finish fold 1 and the run; a replay knows it is done.
+    assert_int_equal(xt_run_set_phase(r, XT_WIRE_PHASE_EVAL, &e), 0);
+    assert_int_equal(xt_run_report(r, dir, &e), XT_EPARSE); // not before the last fold
+    assert_int_equal(xt_run_eval(r, 0, m, "b0.csv", &e), 0);
+    assert_int_equal(xt_run_eval(r, 1, m, "b1.csv", &e), 0);
+    assert_int_equal(xt_run_fold_done(r, &e), 0);
+    assert_int_equal(xt_run_phase(r), XT_WIRE_PHASE_DONE);
+    assert_int_equal(xt_run_finished(r), 0);
+    assert_int_equal(xt_run_done(r, &e), 0);
+    assert_int_equal(xt_run_set_phase(r, XT_WIRE_PHASE_TRAIN, &e), XT_ESTATE);
+    xt_run_destroy(&r);
+    r = xt_run_open(&p, path, &info, &e);
+    if (!r) fail_msg("%s", e.msg);
+    assert_int_equal(xt_run_finished(r), 1);
+    assert_int_equal(xt_run_fold(r), 2);
+    xt_run_destroy(&r);
+
+    // The same journal under a changed plan is refused, naming the file.
+    static xt_plan q;
+    char text[2048];
+    snprintf(text, sizeof text, "%s", s_tiny);
+    char *b = strstr(text, "8192");
+    memcpy(b, "9000", 4);
+    s_plan(&q, text);
+    assert_null(xt_run_open(&q, path, NULL, &e));
+    assert_contains(e.msg, path);
+    assert_contains(e.msg, "was started with a different plan");
+    unlink(path);
+}
+
+static void t_journal_torn_tail(void **state) {
+    // A crash mid-append leaves a torn record: replay stops before it and
+    // the run resumes in the last durable state.
+    static xt_plan p;
+    s_plan(&p, s_tiny);
+    char dir[256], path[512];
+    xt_test_tmpdir(dir, "broker-torn");
+    snprintf(path, sizeof path, "%s/broker.journal", dir);
+    xt_err e = {0};
+    xt_run *r = xt_run_open(&p, path, NULL, &e);
+    if (!r) fail_msg("%s", e.msg);
+    assert_int_equal(xt_run_set_phase(r, XT_WIRE_PHASE_CHECKPOINT, &e), 0);
+    xt_run_destroy(&r);
+    FILE *f = fopen(path, "ab");
+    fwrite("\x40\x00\x00\x00\x11\x22", 1, 6, f); // a record header cut short
+    fclose(f);
+    xt_run_info info;
+    r = xt_run_open(&p, path, &info, &e);
+    if (!r) fail_msg("%s", e.msg);
+    assert_int_equal(info.truncated, 1);
+    assert_int_equal(xt_run_phase(r), XT_WIRE_PHASE_CHECKPOINT);
+    // And it keeps appending after the cut.
+    assert_int_equal(xt_run_set_phase(r, XT_WIRE_PHASE_TRAIN, &e), 0);
+    xt_run_destroy(&r);
+    r = xt_run_open(&p, path, &info, &e);
+    assert_int_equal(info.truncated, 0);
+    assert_int_equal(xt_run_phase(r), XT_WIRE_PHASE_TRAIN);
+    xt_run_destroy(&r);
+    unlink(path);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(t_plan_explicit),       cmocka_unit_test(t_plan_rolling_portfolio),
+        cmocka_unit_test(t_plan_no_fold),        cmocka_unit_test(t_assign_train_exact),
+        cmocka_unit_test(t_assign_train_balance), cmocka_unit_test(t_assign_eval),
+        cmocka_unit_test(t_journal_resume),      cmocka_unit_test(t_journal_torn_tail),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
