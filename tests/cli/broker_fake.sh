@@ -45,7 +45,7 @@ http_get() {
 }
 
 RUN="$TMP/run"
-SETS=(--set broker.port=0 --set broker.http_port=0 --set broker.bind=127.0.0.1
+SETS=(--set data.cache_dir="$TMP/cache" --set broker.port=0 --set broker.http_port=0 --set broker.bind=127.0.0.1
       --set broker.heartbeat_ms=100 --set broker.liveness_ms=1500)
 
 # ---- start: broker on an ephemeral port, then the peers

@@ -32,7 +32,7 @@ wait_for() {
     return 1
 }
 
-SETS=(--set broker.port=0 --set broker.http_port=0 --set broker.bind=127.0.0.1
+SETS=(--set data.cache_dir="$TMP/cache" --set broker.port=0 --set broker.http_port=0 --set broker.bind=127.0.0.1
       --set broker.heartbeat_ms=100 --set broker.liveness_ms=1000 --set ppo.total_steps=2048)
 
 # start_broker NAME [--set ...]: broker in $TMP/NAME, endpoint in $EP.

@@ -7,6 +7,7 @@
 #include "testutil.h"
 
 #include "assign.h"
+#include "evalcurves.h"
 #include "plan.h"
 #include "run.h"
 #include "runreport.h"
@@ -14,6 +15,9 @@
 #include "core/config.h"
 #include "core/rng.h"
 #include "core/xtime.h"
+#include "market/dataset.h"
+#include "report/report.h"
+#include "rl/evaluate.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -377,14 +381,26 @@ static void t_journal_resume(void **state) {
     assert_int_equal(xt_run_set_phase(r, XT_WIRE_PHASE_TRAIN, &e), XT_ESTATE);
 
     // The report's input: both folds, the wire metrics mapped, nothing invented.
+    // No eval CSV exists; the feature caches are built into dir/cache for
+    // the baselines (the broker's fallback when its machine has none).
     static xt_config cfg;
     s_load(&cfg, s_tiny);
+    char cache[300];
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    assert_int_equal(xt_config_set(&cfg, "data.cache_dir", cache, &e), 0);
     xt_runreport rr;
-    assert_int_equal(xt_runreport_init(&rr, r, &cfg, 1700000000, &e), 0);
+    assert_int_equal(xt_runreport_init(&rr, r, &cfg, dir, 1700000000, &e), 0);
     assert_int_equal(rr.run.n_folds, 2);
     assert_string_equal(rr.run.run_id, "tiny");
     assert_int_equal(rr.run.env, XT_WF_ENV_ASSET);
-    assert_string_equal(rr.run.config_summary, "env asset; shards BTCUSD/1h EURUSD/1h; 8192 env steps per fold; seed 42");
+    assert_int_equal(rr.n_results, 4);
+    assert_int_equal(rr.n_agent, 0);
+    assert_int_equal(rr.n_baselines, 4);
+    assert_contains(rr.run.config_summary, "env asset; shards BTCUSD/1h EURUSD/1h; 8192 env steps per fold; seed 42; "
+                                           "agent curves 0 of 4 (runs/tiny/fold-0/eval/");
+    assert_contains(rr.run.config_summary, "not found on the broker's machine; charts, DSR and PBO need the actors' "
+                                           "eval CSVs: share the run directory); baselines walked on the feature "
+                                           "caches 4 of 4");
     const xt_wf_shard *sh = &rr.run.folds[0].shards[1]; // fold 0, EURUSD (metrics base 0.5)
     assert_string_equal(sh->symbol, "EURUSD");
     assert_string_equal(sh->timeframe, "1h");
@@ -395,11 +411,16 @@ static void t_journal_resume(void **state) {
     assert_true(sh->m[XT_WF_AGENT].avg_cash == 0.5 + XT_WIRE_EVAL_CASH_USAGE);
     assert_true(isnan(sh->m[XT_WF_AGENT].sortino));
     assert_true(isnan(sh->m[XT_WF_AGENT].fee_ratio));
-    assert_true(sh->m[XT_WF_BUY_AND_HOLD].total_return == 0.5 + XT_WIRE_EVAL_BUY_HOLD_RETURN);
-    assert_true(isnan(sh->m[XT_WF_BUY_AND_HOLD].sharpe));
-    assert_true(isnan(sh->m[XT_WF_EQUAL_WEIGHT].total_return));
+    // Baselines walked: every metric; one asset, so equal weight is buy & hold.
+    assert_true(isfinite(sh->m[XT_WF_BUY_AND_HOLD].sharpe));
+    assert_true(sh->m[XT_WF_EQUAL_WEIGHT].total_return == sh->m[XT_WF_BUY_AND_HOLD].total_return);
     assert_true(sh->m[XT_WF_CASH].total_return == 0 && sh->m[XT_WF_CASH].avg_cash == 1);
-    assert_int_equal(sh->curves.n, 0);
+    assert_true(sh->m[XT_WF_CASH].pct_cash_over_20 == 1);
+    // Curves: the baselines' only (no agent CSV).
+    assert_true(sh->curves.n > 100);
+    assert_null(sh->curves.equity[XT_WF_AGENT]);
+    assert_non_null(sh->curves.equity[XT_WF_CASH]);
+    assert_true(sh->curves.equity[XT_WF_CASH][sh->curves.n - 1] == cfg.env_initial_balance);
     xt_runreport_free(&rr);
     assert_int_equal(xt_runreport_write(r, &cfg, dir, &e), 0);
     char rp[600];
@@ -456,12 +477,189 @@ static void t_journal_torn_tail(void **state) {
     unlink(path);
 }
 
+// ---------------------------------------------------------------- report curves
+
+static void t_evalcurve_read(void **state) {
+    char dir[256], path[512];
+    xt_test_tmpdir(dir, "broker-csv");
+    xt_err e = {0};
+    xt_evalcurve c;
+    // Asset env: one position column.
+    xt_test_write(path, dir, "a.csv",
+                  "timestamp,position,equity,reward,fee,slippage,trades,reason\n"
+                  "2023-04-15T00:00:00Z,0.5,10000,0,1,0,0,none\n"
+                  "2023-04-15T01:00:00Z,-1,10012.25,0.1,0,0,1,stop_loss\r\n"
+                  "\n");
+    assert_int_equal(xt_evalcurve_read(&c, path, &e), 0);
+    assert_int_equal(c.n, 2);
+    assert_int_equal(c.n_alloc, 1);
+    assert_string_equal(c.names[0], "position");
+    assert_int_equal(c.ts[1], s_ts("2023-04-15T01:00:00Z"));
+    assert_true(c.equity[1] == 10012.25 && c.alloc[0] == 0.5 && c.alloc[1] == -1);
+    xt_evalcurve_free(&c);
+    assert_null(c.ts);
+    // Portfolio env: weights named after the symbols, cash last.
+    xt_test_write(path, dir, "p.csv",
+                  "timestamp,w_BTCUSD,w_ETHUSD,w_cash,equity,reward,fee,slippage,trades,reason\n"
+                  "2023-04-15T00:00:00Z,0.25,0.25,0.5,9990,0,1,0,0,none\n");
+    assert_int_equal(xt_evalcurve_read(&c, path, &e), 0);
+    assert_int_equal(c.n_alloc, 3);
+    assert_string_equal(c.names[0], "BTCUSD");
+    assert_string_equal(c.names[2], "cash");
+    assert_true(c.alloc[2] == 0.5 && c.equity[0] == 9990);
+    xt_evalcurve_free(&c);
+    // Bad files: each refusal names the file and line.
+    xt_test_write(path, dir, "b.csv",
+                  "timestamp,position,equity\n2023-04-15T01:00:00Z,0,1\n2023-04-15T00:00:00Z,0,1\n");
+    assert_int_equal(xt_evalcurve_read(&c, path, &e), XT_EPARSE);
+    assert_contains(e.msg, "b.csv:3: time does not increase");
+    xt_test_write(path, dir, "n.csv", "timestamp,position,equity\n2023-04-15T01:00:00Z,0,abc\n");
+    assert_int_equal(xt_evalcurve_read(&c, path, &e), XT_EPARSE);
+    assert_contains(e.msg, "n.csv:2: column 3: not a number");
+    xt_test_write(path, dir, "h.csv", "ts,equity\n");
+    assert_int_equal(xt_evalcurve_read(&c, path, &e), XT_EPARSE);
+    assert_contains(e.msg, "h.csv:1: not an eval CSV");
+    assert_null(c.ts);
+}
+
+// Fake agent walk over the first half of the baselines' axis: equity rises
+// by 1 per step, position alternates 1 / 0; then it "terminated".
+static int64_t s_fake_agent(const xt_rl_shard *s, const xt_evalcurve *axis, const char *out_dir) {
+    xt_err e = {0};
+    xt_eval_csv *csv = xt_eval_csv_new(s, 1, &e);
+    if (!csv) fail_msg("%s", e.msg);
+    int64_t n = axis->n / 2;
+    for (int64_t t = 0; t < n; t++) {
+        xt_eval_step st = {0};
+        st.shard = 0, st.ts = axis->ts[t], st.n_w = 1, st.w[0] = (double)(t % 2);
+        st.equity = 10000.0 + (double)t;
+        xt_eval_csv_step(csv, &st);
+    }
+    if (xt_eval_csv_write(csv, out_dir, &e)) fail_msg("%s", e.msg);
+    xt_eval_csv_destroy(&csv);
+    return n;
+}
+
+static void t_report_curves(void **state) {
+    static xt_plan p;
+    static xt_config cfg;
+    s_plan(&p, s_tiny);
+    s_load(&cfg, s_tiny);
+    char dir[256], path[512], cache[300], evdir[320];
+    xt_test_tmpdir(dir, "broker-curves");
+    snprintf(cache, sizeof cache, "%s/cache", dir);
+    xt_err e = {0};
+    assert_int_equal(xt_config_set(&cfg, "data.cache_dir", cache, &e), 0);
+    xt_dataset_stats dst;
+    if (xt_dataset_build(&cfg, 0, &dst, NULL, NULL, &e)) fail_msg("%s", e.msg);
+    xt_env_params ep;
+    if (xt_rl_env_params(&ep, &cfg, &e)) fail_msg("%s", e.msg);
+
+    // The broker's baseline walks equal the actors' xt_eval_baselines bit for
+    // bit, and their curves end at the episode's final equity.
+    snprintf(path, sizeof path, "%s/broker.journal", dir);
+    xt_run *r = xt_run_open(&p, path, NULL, &e);
+    if (!r) fail_msg("%s", e.msg);
+    int64_t agent_n[2][2];
+    for (int k = 0; k < 2; k++) {
+        xt_shards *sh = NULL;
+        if (xt_shards_open(&sh, &cfg, k, 0, &e)) fail_msg("%s", e.msg);
+        for (int i = 0; i < xt_shards_count(sh); i++) {
+            const xt_rl_shard *rs = &xt_shards_list(sh)[i];
+            xt_metrics want[XT_BASELINE_COUNT];
+            assert_int_equal(xt_eval_baselines(XT_ENV_KIND_ASSET, rs, XT_RL_TEST, &ep, want, &e), 0);
+            xt_evalcurve c[XT_BASELINE_COUNT];
+            for (int q = 0; q < XT_BASELINE_COUNT; q++) {
+                xt_metrics got;
+                assert_int_equal(xt_evalcurve_baseline(&c[q], &got, XT_ENV_KIND_ASSET, rs, &ep, q, &e), 0);
+                assert_memory_equal(&got, &want[q], sizeof got);
+                assert_int_equal(c[q].n, got.steps);
+                assert_true(c[q].equity[c[q].n - 1] == got.final_equity);
+                for (int64_t t = 1; t < c[q].n; t++) assert_true(c[q].ts[t] > c[q].ts[t - 1]);
+                assert_true(c[q].ts[0] >= p.folds[k].test_start && c[q].ts[c[q].n - 1] < p.folds[k].test_end);
+            }
+            // The agent's eval CSV where the actors write it.
+            snprintf(evdir, sizeof evdir, "%s/fold-%d/eval", dir, k);
+            agent_n[k][strcmp(rs->symbol, "BTCUSD") == 0 ? 0 : 1] = s_fake_agent(rs, &c[0], evdir);
+            for (int q = 0; q < XT_BASELINE_COUNT; q++) xt_evalcurve_free(&c[q]);
+        }
+        xt_shards_destroy(&sh);
+        // Journal the fold; BTCUSD's CSV path is one the broker cannot read
+        // (another machine's mount): it falls back to its run directory.
+        assert_int_equal(xt_run_checkpoint(r, 8192, 8, 0.1, "ckpt.xtck", &e), 0);
+        assert_int_equal(xt_run_set_phase(r, XT_WIRE_PHASE_EVAL, &e), 0);
+        double m[XT_WIRE_EVAL_N];
+        s_metrics(m, 0.01 * (k + 1));
+        char csv[400];
+        assert_int_equal(xt_run_eval(r, 0, m, "/elsewhere/fold/eval/BTCUSD-1h.csv", &e), 0);
+        snprintf(csv, sizeof csv, "%s/EURUSD-1h.csv", evdir);
+        assert_int_equal(xt_run_eval(r, 1, m, csv, &e), 0);
+        assert_int_equal(xt_run_fold_done(r, &e), 0);
+    }
+
+    xt_runreport rr;
+    assert_int_equal(xt_runreport_init(&rr, r, &cfg, dir, 1700000000, &e), 0);
+    assert_int_equal(rr.n_agent, 4);
+    assert_int_equal(rr.n_baselines, 4);
+    assert_contains(rr.run.config_summary, "agent curves 4 of 4; baselines walked on the feature caches 4 of 4");
+    for (int k = 0; k < 2; k++)
+        for (int s = 0; s < 2; s++) {
+            const xt_wf_shard *sh = &rr.run.folds[k].shards[s];
+            const xt_wf_curves *c = &sh->curves;
+            int64_t n = agent_n[k][s];
+            assert_true(c->n > n && n > 10);
+            for (int q = 0; q < XT_WF_NSTRAT; q++) assert_non_null(c->equity[q]);
+            // The agent's rows, then its last row carried to the window's end.
+            assert_true(c->equity[XT_WF_AGENT][0] == 10000.0);
+            assert_true(c->equity[XT_WF_AGENT][n - 1] == 10000.0 + (double)(n - 1));
+            assert_true(c->equity[XT_WF_AGENT][c->n - 1] == 10000.0 + (double)(n - 1));
+            assert_int_equal(c->n_alloc, 1);
+            assert_string_equal(c->alloc_names[0], "position");
+            assert_true(c->alloc[1] == 1.0 && c->alloc[c->n - 1] == (double)((n - 1) % 2));
+            assert_true(sh->bars_per_year > 8000 && sh->bars_per_year < 9000); // 1h bars, 24/7 or 24/5
+            assert_true(isfinite(sh->m[XT_WF_AGENT].annual_vol) && sh->m[XT_WF_AGENT].annual_vol > 0);
+            assert_true(sh->m[XT_WF_AGENT].total_return == 0.01 * (k + 1) + XT_WIRE_EVAL_TOTAL_RETURN);
+            assert_true(c->equity[XT_WF_BUY_AND_HOLD][c->n - 1] ==
+                        cfg.env_initial_balance * (1.0 + sh->m[XT_WF_BUY_AND_HOLD].total_return));
+        }
+    // DSR and PBO are computed from the curves, and the page has the charts.
+    xt_wfstats *st = xt_wfstats_new(&rr.run, &e);
+    if (!st) fail_msg("%s", e.msg);
+    assert_int_equal(st->n_shards, 2);
+    // The stitched agent returns of BTCUSD: both folds' whole test windows
+    // (flat in cash, return 0, after its walk ended).
+    assert_int_equal(st->shards[0].n_returns,
+                     rr.run.folds[0].shards[0].curves.n - 1 + rr.run.folds[1].shards[0].curves.n - 1);
+    assert_true(isfinite(st->shards[0].sr));
+    assert_int_equal(st->pbo.n_strategies, 2);
+    xt_wfstats_destroy(&st);
+    char *html = NULL;
+    size_t len = 0;
+    assert_int_equal(xt_report_render(&rr.run, NULL, XT_REPORT_HTML, &html, &len, &e), 0);
+    assert_contains(html, "<figure class=\"drawdown\">");
+    assert_contains(html, "Equal weight");
+    free(html);
+    xt_runreport_free(&rr);
+
+    // One CSV gone: that shard's agent has no curve and the summary says why.
+    snprintf(path, sizeof path, "%s/fold-1/eval/EURUSD-1h.csv", dir);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(xt_runreport_init(&rr, r, &cfg, dir, 1700000000, &e), 0);
+    assert_int_equal(rr.n_agent, 3);
+    assert_null(rr.run.folds[1].shards[1].curves.equity[XT_WF_AGENT]);
+    assert_contains(rr.run.config_summary, "agent curves 3 of 4 (");
+    assert_contains(rr.run.config_summary, "EURUSD-1h.csv: not found on the broker's machine");
+    xt_runreport_free(&rr);
+    xt_run_destroy(&r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_plan_explicit),       cmocka_unit_test(t_plan_rolling_portfolio),
         cmocka_unit_test(t_plan_no_fold),        cmocka_unit_test(t_assign_train_exact),
         cmocka_unit_test(t_assign_train_balance), cmocka_unit_test(t_assign_eval),
         cmocka_unit_test(t_journal_resume),      cmocka_unit_test(t_journal_torn_tail),
+        cmocka_unit_test(t_evalcurve_read),      cmocka_unit_test(t_report_curves),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
