@@ -26,6 +26,7 @@ static const s_cmd s_cmds[] = {
     {"data", "build", xt_cli_data_build, "data build --config FILE             build normalized feature caches"},
     {"train", NULL, xt_cli_train, "train --local --config FILE [--fold K] [--out DIR]   recurrent PPO in this process"},
     {"eval", NULL, xt_cli_eval, "eval --checkpoint FILE --config FILE [--fold K] [--out DIR]   test metrics of a checkpoint"},
+    {"cluster", "up", xt_cli_cluster_up, "cluster up --config FILE [--actors N] [--set k=v]   broker + learner + N actors here, supervised"},
     {"status", NULL, xt_cli_status, "status [--broker tcp://HOST:5555]     run id, fold, phase, progress, workers"},
     {"keys", "gen", xt_cli_keys_gen, "keys gen DIR [--force]                CurveZMQ key pairs + allowed/ for a cluster"},
 };
