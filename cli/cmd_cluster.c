@@ -129,6 +129,7 @@ typedef struct {
     char run_id[XT_CFG_STR_MAX];
     double t0, last_line;
     int tty, line_open, last_phase, last_fold;
+    int stopping; // s_stop_all under way: exits are expected, nothing restarts
     char fatal[8192];
 } s_sup;
 
@@ -409,7 +410,7 @@ static void s_on_exit(s_sup *s, s_child *k, int status) {
         // (the DONE may have come between two polls).
         s_poll(s, 1, 0.5);
     }
-    if (s->done || s_signals) {
+    if (s->done || s_signals || s->stopping) {
         // The run is over (or being stopped): nothing is restarted.
         k->finished = clean || s->done;
         return;
@@ -459,6 +460,7 @@ static int s_reap(s_sup *s) {
 // SIGTERM to every running child, then SIGKILL after the timeout (or a
 // further signal). Returns when none is left.
 static void s_stop_all(s_sup *s, double timeout_s, const char *why) {
+    s->stopping = 1;
     int alive = s_reap(s);
     if (alive == 0) return;
     s_say(s, "stopping %d daemon%s (%s): SIGTERM, then SIGKILL after %.0f s", alive, alive == 1 ? "" : "s", why,
