@@ -72,7 +72,7 @@ static void s_sender(zsock_t *pipe, void *argp) {
 static void s_bench_ingest(void) {
     xt_model_spec spec = s_spec();
     xt_ingest_config ic = {.batch_chunks = 512, .n_batches = 2, .max_policy_lag = 4};
-    xt_chunk_shape_of(&ic.shape, &spec, T);
+    xt_batcher_shape_of(&ic.shape, &spec, T);
     xt_err err = {0};
     xt_ingest *g = xt_ingest_new(&ic, &err);
     if (!g) {
@@ -353,8 +353,9 @@ static void s_bench_weights_inproc(void) {
         zclock_sleep(20); // the round's traffic settles
     }
     char cfg[200];
-    snprintf(cfg, sizeof cfg, "seed-003 network, %zu params, 8 conflating SUB sockets in the bench process, worst %.1f ms",
-             lay.n_params, worst);
+    snprintf(cfg, sizeof cfg,
+             "seed-003 network, %zu params, 8 conflating SUB sockets in the bench process, worst %.1f ms", lay.n_params,
+             worst);
     xt_bench_record("weights_broadcast_ms_8actors", timed ? total / timed : -1, "ms", cfg);
     xt_wire_decoder_destroy(&dec);
     zpoller_destroy(&p);
