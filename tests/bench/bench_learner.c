@@ -262,7 +262,7 @@ static void s_bench_weights(const char *self) {
         xt_publish_weights(pub, v, 0, params, lay.n_params, &err);
         int ok = 1;
         for (int i = 0; i < N_SUBS && ok; i++) {
-            double t = s_child_time(outs[i], v, 5.0);
+            double t = s_child_time(outs[i], v, 15.0);
             ok = t >= 0;
             last = t > last ? t : last;
         }

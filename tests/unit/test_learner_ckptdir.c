@@ -43,6 +43,9 @@ static void t_names_list_prune(void **state) {
     assert_int_equal(n, 5);
     const int64_t want[5] = {30720, 2048, 1024, 512, 0};
     for (int i = 0; i < 5; i++) assert_int_equal(steps[i], want[i]);
+    assert_int_equal(xt_ckptdir_list(dir, steps, 2, &err), 2); // the 2 newest, whatever the directory order
+    assert_int_equal(steps[0], 30720);
+    assert_int_equal(steps[1], 2048);
     assert_int_equal(xt_ckptdir_prune(dir, 2, &err), 3);
     n = xt_ckptdir_list(dir, steps, 8, &err);
     assert_int_equal(n, 2);
