@@ -28,6 +28,7 @@
 #include "assign.h"
 #include "plan.h"
 #include "run.h"
+#include "runreport.h"
 #include "stats.h"
 
 #include "core/fileio.h"
@@ -366,6 +367,17 @@ static int s_finish(xt_broker *b) {
         xt_run_summary_of(b->run, k, &s);
         profitable += s.mean_return > 0;
         sum += isfinite(s.mean_return) ? s.mean_return : 0;
+    }
+    if (!xt_run_report_written(b->run)) {
+        // The report is derived from the journal, so a failure here loses
+        // nothing: it is logged, and `xtrade report` can write it later.
+        xt_broker_stats_phase(&b->st, XT_BSTATS_PHASE_REPORT);
+        if (xt_runreport_write(b->run, b->cfg, b->run_dir, &err) == 0) {
+            xt_info("report written: %s/report.{json,csv,html}", b->run_dir);
+            if (xt_run_report(b->run, b->run_dir, &err)) return s_fatal(b, &err);
+        } else {
+            xt_error("report: %s", err.msg);
+        }
     }
     if (!xt_run_finished(b->run)) {
         if (xt_run_done(b->run, &err)) return s_fatal(b, &err);
@@ -777,12 +789,13 @@ static int s_bind(xt_broker *b, xt_err *err) {
     o.max_msg_bytes = S_ZMQ_MSG_MAX;
     if (c->security_curve) {
         // Server side of CurveZMQ: our key pair, and zauth admitting only the
-        // client keys in keys_dir/allowed (started before the bind).
+        // client keys in the allow directory (started before the bind).
         char path[XT_CFG_STR_MAX + 32];
         snprintf(path, sizeof path, "%s/broker.key", c->security_keys_dir);
         b->cert = xt_wire_curve_cert_load(path, err);
         if (!b->cert) return err->code;
-        snprintf(path, sizeof path, "%s/allowed", c->security_keys_dir);
+        if (c->security_allow_dir[0]) snprintf(path, sizeof path, "%s", c->security_allow_dir);
+        else snprintf(path, sizeof path, "%s/allowed", c->security_keys_dir);
         b->auth = xt_wire_curve_auth_new(path, err);
         if (!b->auth) return err->code;
         o.curve_cert = b->cert;
@@ -804,10 +817,13 @@ static int s_bind(xt_broker *b, xt_err *err) {
 
 // ---------------------------------------------------------------- public
 
-xt_broker *xt_broker_new(const xt_config *cfg, const char *run_dir, volatile sig_atomic_t *stop, xt_err *err) {
+xt_broker *xt_broker_new(const xt_config *cfg, const char *run_dir, const char *http_bind, volatile sig_atomic_t *stop,
+                         xt_err *err) {
     if (cfg->broker_liveness_ms <= cfg->broker_heartbeat_ms) {
-        xt_err_set(err, XT_EINVAL, "broker.liveness_ms: must exceed broker.heartbeat_ms (%lld <= %lld)",
-                   (long long)cfg->broker_liveness_ms, (long long)cfg->broker_heartbeat_ms);
+        char w[384];
+        xt_err_set(err, XT_EINVAL, "%s: must exceed broker.heartbeat_ms (%lld <= %lld)",
+                   xt_config_where(cfg, XT_CFGK_broker_liveness_ms, w, sizeof w), (long long)cfg->broker_liveness_ms,
+                   (long long)cfg->broker_heartbeat_ms);
         return NULL;
     }
     xt_broker *b = calloc(1, sizeof *b);
@@ -844,7 +860,7 @@ xt_broker *xt_broker_new(const xt_config *cfg, const char *run_dir, volatile sig
     if (!b->enc) goto fail;
     int64_t stall = 3 * cfg->broker_heartbeat_ms > 2000 ? 3 * cfg->broker_heartbeat_ms : 2000;
     if (xt_broker_stats_init(&b->st, b->plan.n_folds, stall, err) || s_bind(b, err) ||
-        xt_broker_stats_serve(&b->st, cfg->broker_bind, (int)cfg->broker_http_port, err))
+        xt_broker_stats_serve(&b->st, http_bind ? http_bind : cfg->broker_bind, (int)cfg->broker_http_port, err))
         goto fail;
     // Replayed results are metrics too (a restarted broker shows them again).
     for (int k = 0; k < b->plan.n_folds; k++) {

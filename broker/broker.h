@@ -18,10 +18,12 @@ typedef struct xt_broker xt_broker;
 // plans the run, writes run_dir/config.yaml (first start only), opens and
 // replays run_dir/broker.journal, binds the ROUTER (broker.bind:broker.port;
 // CurveZMQ server when security.curve), writes run_dir/broker.endpoint and
-// starts /metrics + /healthz. stop (owned by main, set by its signal handler)
-// asks the loop to shut down. cfg must outlive the broker. Caller owns the
-// result (xt_broker_destroy). NULL + err on failure.
-xt_broker *xt_broker_new(const xt_config *cfg, const char *run_dir, volatile sig_atomic_t *stop, xt_err *err);
+// starts /metrics + /healthz on http_bind (NULL: broker.bind) and
+// broker.http_port. stop (owned by main, set by its signal handler) asks the
+// loop to shut down. cfg must outlive the broker. Caller owns the result
+// (xt_broker_destroy). NULL + err on failure.
+xt_broker *xt_broker_new(const xt_config *cfg, const char *run_dir, const char *http_bind, volatile sig_atomic_t *stop,
+                         xt_err *err);
 
 // Runs the loop until the run has finished (DONE sent to every peer, then
 // broker.liveness_ms for stragglers to hear it) or *stop was set (STOP sent

@@ -1,6 +1,7 @@
 // main.c - xtrade-broker: options, config, signals, then the broker loop.
 //
 //   xtrade-broker --config FILE [--set section.key=value ...] [--run-dir DIR]
+//   (XTRADE_CONFIG, XTRADE_METRICS_ADDR, XTRADE_METRICS_PORT: see --help)
 //
 // Order (STYLE.md "Daemons"): defaults -> config file -> --set overrides ->
 // validate -> log "configuration loaded" -> plan, journal, bind, /metrics ->
@@ -38,7 +39,12 @@ static void s_usage(FILE *out) {
             "  --set k=v           override one key (repeatable), e.g. --set broker.port=0\n"
             "  --run-dir DIR       the run's directory (default <run.dir>/<run.id>): config.yaml,\n"
             "                      broker.journal, broker.endpoint, reports\n"
-            "  --help, --version\n");
+            "  --help, --version\n"
+            "\n"
+            "environment (the command line wins):\n"
+            "  XTRADE_CONFIG        config file when --config is not given\n"
+            "  XTRADE_METRICS_ADDR  address /metrics and /healthz bind (default broker.bind)\n"
+            "  XTRADE_METRICS_PORT  their port (default broker.http_port)\n");
 }
 
 static int s_fail(int code, const char *msg) {
@@ -74,15 +80,21 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--set") == 0) sets[n_sets++] = argv[++i];
         else run_dir = argv[++i];
     }
-    if (!config) {
+    // Container environments (docs/cluster.md): used where the command line
+    // says nothing; --config and --set win.
+    if (!config) config = getenv("XTRADE_CONFIG");
+    if (!config || !*config) {
         free(sets);
-        return s_fail(2, "--config FILE is required");
+        return s_fail(2, "--config FILE is required (or XTRADE_CONFIG)");
     }
+    const char *http_bind = getenv("XTRADE_METRICS_ADDR"), *http_port = getenv("XTRADE_METRICS_PORT");
 
     // ---- configuration
     static xt_config cfg; // large; static storage, owned by main
     xt_err err = {0};
     int rc = xt_config_load(&cfg, config, &err);
+    if (rc == 0 && http_port && *http_port && (rc = xt_config_set(&cfg, "broker.http_port", http_port, &err)))
+        xt_err_prefix(&err, "XTRADE_METRICS_PORT=%s", http_port);
     for (int i = 0; rc == 0 && i < n_sets; i++) {
         char key[128];
         const char *eq = strchr(sets[i], '=');
@@ -96,7 +108,7 @@ int main(int argc, char **argv) {
         rc = xt_config_set(&cfg, key, eq + 1, &err);
     }
     free(sets);
-    if (rc == 0 && n_sets > 0) rc = xt_config_validate(&cfg, &err);
+    if (rc == 0 && (n_sets > 0 || http_port)) rc = xt_config_validate(&cfg, &err);
     if (rc) return s_fail(1, err.msg);
     xt_log_init('B', (xt_log_level)cfg.log_level, cfg.log_json);
     char dir[1024];
@@ -115,7 +127,7 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
 
     // ---- plan, journal, sockets, metrics
-    xt_broker *b = xt_broker_new(&cfg, dir, &s_stop, &err);
+    xt_broker *b = xt_broker_new(&cfg, dir, http_bind && *http_bind ? http_bind : NULL, &s_stop, &err);
     if (!b) {
         xt_error("%s", err.msg);
         return 1;

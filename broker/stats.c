@@ -1,6 +1,7 @@
 // stats.c - broker metric families, the HTTP endpoint and its health probe.
 //
-// Invariants: every handle is created at init (eval children when a result
+// Invariants: the families are exactly the catalog's BROKER and ANY rows;
+// every handle is created at init (eval children when a result
 // first arrives, bounded by folds x shards); updates are the registry's
 // lock-free atomics. Threads: the loop thread writes handles and tick_ms;
 // libmicrohttpd's thread renders and calls s_health, which reads only
@@ -24,65 +25,68 @@ static int s_health(void *ud, char *reason, size_t cap) {
     return 1;
 }
 
+// Histogram bounds of a catalog family (XT_METRICS_BUCKETS); 0 if none.
+static int s_buckets(const char *name, double *out, xt_err *err) {
+#define XT_B(bname, kind, start, step, n)                                                                    \
+    if (strcmp(name, #bname) == 0)                                                                           \
+        return (XT_##kind == 0 ? xt_prom_buckets_linear(out, start, step, n, err)                            \
+                               : xt_prom_buckets_exponential(out, start, step, n, err)) == 0                 \
+                   ? n                                                                                       \
+                   : -1;
+    enum { XT_LINEAR = 0, XT_EXPONENTIAL = 1 };
+    XT_METRICS_BUCKETS(XT_B)
+#undef XT_B
+    return 0;
+}
+
+static int s_register(xt_prom_registry *reg, xt_prom_family **out, const char *name, xt_prom_type type,
+                      const char *help, const char *labels, xt_err *err) {
+    if (type == XT_PROM_COUNTER) return xt_prom_counter_family(reg, out, name, help, labels, err);
+    if (type == XT_PROM_GAUGE) return xt_prom_gauge_family(reg, out, name, help, labels, err);
+    double bounds[XT_PROM_MAX_BUCKETS];
+    int n = s_buckets(name, bounds, err);
+    if (n <= 0) return n < 0 ? err->code : xt_err_set(err, XT_EINVAL, "metric %s: no bucket row in the catalog", name);
+    return xt_prom_histogram_family(reg, out, name, help, labels, bounds, n, err);
+}
+
 int xt_broker_stats_init(xt_broker_stats *st, int n_folds, int64_t stall_ms, xt_err *err) {
     memset(st, 0, sizeof *st);
     st->stall_ms = stall_ms;
     atomic_store(&st->tick_ms, s_now_ms());
     st->reg = xt_prom_registry_new(err);
     if (!st->reg) return err ? err->code : XT_ENOMEM;
-    xt_prom_family *info, *phase, *queue, *decode;
-    int rc;
-    if ((rc = xt_prom_gauge_family(st->reg, &info, "xtrade_build_info",
-                                   "Always 1; labels carry the xtrade version and the daemon's role (broker, learner, "
-                                   "actor).",
-                                   "version,role", err)) ||
-        (rc = xt_prom_gauge_child(info, (const char *[]){XT_VERSION, "broker"}, &st->build_info, err)) ||
-        (rc = xt_prom_gauge_new(st->reg, &st->start_time, "xtrade_start_time_seconds",
-                                "Unix time at which this daemon process started.", err)) ||
-        (rc = xt_prom_gauge_new(st->reg, &st->weights_version, "xtrade_weights_version",
-                                "Policy weights version: learner the newest published, actor the one it acts with, "
-                                "broker the newest a checkpoint reported.",
-                                err)) ||
-        (rc = xt_prom_gauge_family(st->reg, &queue, "xtrade_queue_depth",
-                                   "Items waiting in an internal queue; queue: shards (broker shards waiting for an "
-                                   "actor).",
-                                   "queue", err)) ||
-        (rc = xt_prom_gauge_child(queue, (const char *[]){"shards"}, &st->queue_shards, err)) ||
-        (rc = xt_prom_counter_family(st->reg, &decode, "xtrade_decode_errors_total",
-                                     "Frames rejected by the decoder (unknown version, truncated, oversized, "
-                                     "inconsistent shape); socket: control.",
-                                     "socket", err)) ||
-        (rc = xt_prom_counter_child(decode, (const char *[]){"control"}, &st->decode_errors, err)) ||
-        (rc = xt_prom_gauge_new(st->reg, &st->fold, "xtrade_fold",
-                                "Index of the walk-forward fold being run (0-based; -1 before the first fold starts).",
-                                err)) ||
-        (rc = xt_prom_gauge_new(st->reg, &st->plan_folds, "xtrade_plan_folds",
-                                "Number of walk-forward folds in the run plan.", err)) ||
-        (rc = xt_prom_gauge_family(st->reg, &phase, "xtrade_phase",
-                                   "1 for the run's current phase, 0 for the others; phase: idle, train, checkpoint, "
-                                   "eval, report, done.",
-                                   "phase", err)) ||
-        (rc = xt_prom_gauge_new(st->reg, &st->connected, "xtrade_connected_actors",
-                                "Actors registered with the broker and heard from within the liveness timeout.", err)) ||
-        (rc = xt_prom_counter_new(st->reg, &st->actors_lost, "xtrade_actors_lost_total",
-                                  "Actors dropped for silence (no heartbeat within the liveness timeout); their "
-                                  "shards were reassigned.",
+    // Every catalog row of the broker's role and of every daemon.
+    int rc = 0;
+#define S_REG(role, name, type, help, labels)                                                                \
+    if (rc == 0 && (XT_METRIC_ROLE_##role == XT_METRIC_ROLE_ANY || XT_METRIC_ROLE_##role == XT_METRIC_ROLE_BROKER)) \
+        rc = s_register(st->reg, &st->fam[XT_BSTATS_FAM_##name], #name, XT_PROM_##type, help, labels, err);
+    XT_METRICS_CATALOG(S_REG)
+#undef S_REG
+    if (rc) return rc;
+    xt_prom_family **f = st->fam;
+    if ((rc = xt_prom_gauge_child(f[XT_BSTATS_FAM_xtrade_build_info], (const char *[]){XT_VERSION, "broker"},
+                                  &st->build_info, err)) ||
+        (rc = xt_prom_gauge_child(f[XT_BSTATS_FAM_xtrade_start_time_seconds], NULL, &st->start_time, err)) ||
+        (rc = xt_prom_gauge_child(f[XT_BSTATS_FAM_xtrade_weights_version], NULL, &st->weights_version, err)) ||
+        (rc = xt_prom_gauge_child(f[XT_BSTATS_FAM_xtrade_queue_depth], (const char *[]){"shards"}, &st->queue_shards,
                                   err)) ||
-        (rc = xt_prom_gauge_family(st->reg, &st->eval_sharpe, "xtrade_eval_sharpe",
-                                   "Annualised Sharpe ratio of the deterministic policy on a fold's test window.",
-                                   "fold,symbol,timeframe", err)) ||
-        (rc = xt_prom_gauge_family(st->reg, &st->eval_return, "xtrade_eval_return",
-                                   "Total return (ratio of final to initial equity, minus 1) of the deterministic "
-                                   "policy on a fold's test window.",
-                                   "fold,symbol,timeframe", err)))
+        (rc = xt_prom_counter_child(f[XT_BSTATS_FAM_xtrade_decode_errors_total], (const char *[]){"control"},
+                                    &st->decode_errors, err)) ||
+        (rc = xt_prom_gauge_child(f[XT_BSTATS_FAM_xtrade_fold], NULL, &st->fold, err)) ||
+        (rc = xt_prom_gauge_child(f[XT_BSTATS_FAM_xtrade_plan_folds], NULL, &st->plan_folds, err)) ||
+        (rc = xt_prom_gauge_child(f[XT_BSTATS_FAM_xtrade_connected_actors], NULL, &st->connected, err)) ||
+        (rc = xt_prom_counter_child(f[XT_BSTATS_FAM_xtrade_actors_lost_total], NULL, &st->actors_lost, err)))
         return rc;
+    st->eval_sharpe = f[XT_BSTATS_FAM_xtrade_eval_sharpe];
+    st->eval_return = f[XT_BSTATS_FAM_xtrade_eval_return];
     static const char *names[] = {
 #define XT_X(e, n) #n,
         XT_BSTATS_PHASES(XT_X)
 #undef XT_X
     };
     for (int p = 0; p < XT_BSTATS_PHASE_N; p++)
-        if ((rc = xt_prom_gauge_child(phase, (const char *[]){names[p]}, &st->phase[p], err))) return rc;
+        if ((rc = xt_prom_gauge_child(f[XT_BSTATS_FAM_xtrade_phase], (const char *[]){names[p]}, &st->phase[p], err)))
+            return rc;
     xt_prom_gauge_set(st->build_info, 1);
     xt_prom_gauge_set(st->start_time, xt_time_wall());
     xt_prom_gauge_set(st->plan_folds, n_folds);

@@ -1,7 +1,8 @@
 // stats.h - the broker's metrics: one stats struct of Prometheus handles,
 // the /metrics + /healthz endpoint, and the health probe.
 //
-// Families (names and labels as in docs/metrics.md / the metrics catalog):
+// Families: the rows of the metric catalog (common/metrics/catalog.h) whose
+// role is BROKER or ANY are registered; the broker fills these:
 //   xtrade_build_info{version,role}     xtrade_start_time_seconds
 //   xtrade_fold   xtrade_plan_folds     xtrade_phase{phase}
 //   xtrade_connected_actors             xtrade_actors_lost_total
@@ -15,6 +16,7 @@
 #define XT_BROKER_STATS_H
 
 #include "core/err.h"
+#include "metrics/catalog.h"
 #include "metrics/http.h"
 #include "metrics/prom.h"
 
@@ -30,8 +32,17 @@ enum {
     XT_BSTATS_PHASE_N
 };
 
+// One index per catalog row (XT_BSTATS_FAM_xtrade_fold, ...).
+enum {
+#define XT_X(role, name, type, help, labels) XT_BSTATS_FAM_##name,
+    XT_METRICS_CATALOG(XT_X)
+#undef XT_X
+    XT_BSTATS_FAM_N
+};
+
 typedef struct {
     xt_prom_registry *reg;
+    xt_prom_family *fam[XT_BSTATS_FAM_N]; // NULL for rows of other roles
     xt_prom_gauge *build_info, *start_time, *fold, *plan_folds, *connected, *weights_version, *queue_shards;
     xt_prom_gauge *phase[XT_BSTATS_PHASE_N];
     xt_prom_counter *decode_errors, *actors_lost;

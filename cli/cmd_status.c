@@ -1,9 +1,9 @@
 // cmd_status.c - `xtrade status`: one Status from the broker, printed.
 //
 // The broker endpoint comes from --broker; else from DIR/broker.endpoint
-// (--run-dir DIR, or the config's <run.dir>/<run.id>), which the broker
-// writes at start; else tcp://<broker.host>:<broker.port> of the config
-// (defaults without --config). The CLI connects a DEALER, sends a Register
+// with --run-dir DIR; else from $XTRADE_BROKER; else from the config's
+// <run.dir>/<run.id>/broker.endpoint (the broker writes it at start); else
+// tcp://<broker.host>:<broker.port> of the config (defaults without --config). The CLI connects a DEALER, sends a Register
 // with role cli and waits for the Status the broker answers with; the
 // broker keeps no session for it. With security.curve the CLI is a
 // CurveZMQ client with <keys_dir>/cli.key, pinning <keys_dir>/broker.key.
@@ -104,9 +104,11 @@ int xt_cli_status(int argc, char **argv) {
     }
     char ep[512], dir[600];
     snprintf(dir, sizeof dir, "%s/%s", cfg.run_dir, cfg.run_id);
+    const char *env = getenv("XTRADE_BROKER");
     if (broker) snprintf(ep, sizeof ep, "%s", broker);
     else if (run_dir && s_endpoint_file(run_dir, ep, sizeof ep) != 0)
         return xt_cli_fail(1, "status: %s/broker.endpoint: not found (is the broker running with this run dir?)", run_dir);
+    else if (!run_dir && env && *env) snprintf(ep, sizeof ep, "%s", env);
     else if (!run_dir && s_endpoint_file(dir, ep, sizeof ep) != 0)
         snprintf(ep, sizeof ep, "tcp://%s:%lld", cfg.broker_host, (long long)cfg.broker_port);
 

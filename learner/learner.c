@@ -31,9 +31,7 @@
 #include "wire/envelope.h"
 #include "wire/sock.h"
 
-#ifdef XT_HAVE_CUDA
 #include "cuda/backend_cuda.h"
-#endif
 
 #include <czmq.h>
 #include <math.h>
@@ -770,27 +768,26 @@ static int s_security(xt_learner *l, xt_wire_sockopt *server, xt_wire_sockopt *c
 // learner.backend -> the backend updates run on. The trainer (rl/trainer.h)
 // builds the CPU backend itself, so today every choice resolves to it: cpu
 // as asked, auto with the reason CUDA was not taken, cuda as an error. The
-// CUDA backend (learner/cuda, xt_backend_cuda_new) plugs in here once the
-// trainer accepts a backend from its caller; the probe already tells whether
-// this build and machine could run it.
+// CUDA backend plugs in here (learner/backend_select.h, xt_backend_open with
+// the same names) once the trainer accepts a backend from its caller; the
+// probe already tells whether this build and machine could run it.
 static int s_backend(const xt_config *c, xt_err *err) {
     if (c->learner_backend == xt_config_enum_index(XT_CFGK_learner_backend, "cpu")) {
         xt_info("backend: cpu (OpenBLAS, %lld threads)", (long long)c->ppo_threads);
         return 0;
     }
-    char why[256] = "this build has no CUDA backend (CUDA toolkit, cuDNN or NCCL not found at configure time)";
-    int gpu = 0;
-#ifdef XT_HAVE_CUDA
-    gpu = xt_cuda_probe(why, sizeof why) == 0;
+    char why[256];
+    int gpu = xt_cuda_probe(why, sizeof why) == 0;
     if (gpu) snprintf(why, sizeof why, "a GPU is usable, but the trainer builds only the CPU backend so far");
-#endif
     if (c->learner_backend == xt_config_enum_index(XT_CFGK_learner_backend, "cuda")) {
         char where[384];
         return xt_err_set(err, XT_EDEVICE, "%s: cuda: %s; use cpu or auto",
                           xt_config_where(c, XT_CFGK_learner_backend, where, sizeof where), why);
     }
-    if (gpu) xt_warn("backend: auto -> cpu: %s", why);
-    else xt_info("backend: auto -> cpu (OpenBLAS, %lld threads): %s", (long long)c->ppo_threads, why);
+    if (gpu)
+        xt_warn("backend: auto -> cpu: %s", why);
+    else
+        xt_info("backend: auto -> cpu (OpenBLAS, %lld threads): %s", (long long)c->ppo_threads, why);
     return 0;
 }
 

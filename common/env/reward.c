@@ -32,7 +32,9 @@ double xt_rollvol_push(xt_rollvol *v, double *ring, int window, double r) {
         for (int i = 0; i < v->n; i++) s += ring[i], q += ring[i] * ring[i];
         v->sum = s, v->sq = q;
     }
-    if (v->n < 2) return 0.0;
+    // No Sharpe term until the window is full: an sd from 2-3 returns can be
+    // ~0 and would blow the reward up by orders of magnitude at episode starts.
+    if (v->n < window || v->n < 2) return 0.0;
     // var = (sum x^2 - (sum x)^2 / n) / (n - 1), clamped at 0 against cancellation.
     double var = (v->sq - v->sum * v->sum * v->inv_n) * v->inv_n1;
     return var > 0.0 ? sqrt(var) : 0.0;

@@ -25,8 +25,8 @@ typedef struct {
 } xt_rollvol;
 
 void xt_rollvol_reset(xt_rollvol *v);
-// Pushes r into ring[window] and returns the sample sd of the last
-// min(n, window) values (0 with fewer than 2). The sums are recomputed
+// Pushes r into ring[window] and returns the sample sd of the last window
+// values, or 0 until the window is full (then the reward has no Sharpe term). The sums are recomputed
 // exactly each time the ring wraps, so they never drift.
 double xt_rollvol_push(xt_rollvol *v, double *ring, int window, double r);
 

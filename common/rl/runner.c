@@ -16,10 +16,66 @@
 #include "rl/trainer.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define PROGRESS_SEC 3.0
+
+// ---- a progress ticker for the update
+//
+// One PPO update is a single call that can run for tens of seconds (seed
+// 003: 1,920 one-chunk minibatches). A helper thread prints an "updating"
+// line every PROGRESS_SEC while it runs. It is safe because the main thread
+// prints nothing between s_ticker_start and s_ticker_stop, and the ticker
+// touches nothing but its own struct and `out`.
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t th;
+    int stop, running, fold;
+    int64_t step, total;
+    double t0;
+    FILE *out;
+} s_ticker;
+
+static void *s_tick(void *arg) {
+    s_ticker *k = arg;
+    pthread_mutex_lock(&k->mu);
+    while (!k->stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += (time_t)PROGRESS_SEC;
+        while (!k->stop && pthread_cond_timedwait(&k->cv, &k->mu, &until) == 0) {}
+        if (k->stop) break;
+        fprintf(k->out, "fold %d | step %lld/%lld | updating for %.0f s\n", k->fold, (long long)k->step,
+                (long long)k->total, xt_time_mono() - k->t0);
+        fflush(k->out);
+    }
+    pthread_mutex_unlock(&k->mu);
+    return NULL;
+}
+
+static void s_ticker_start(s_ticker *k, FILE *out, int fold, int64_t step, int64_t total) {
+    memset(k, 0, sizeof *k);
+    pthread_mutex_init(&k->mu, NULL);
+    pthread_cond_init(&k->cv, NULL);
+    k->out = out, k->fold = fold, k->step = step, k->total = total, k->t0 = xt_time_mono();
+    k->running = pthread_create(&k->th, NULL, s_tick, k) == 0; // no ticker is no error
+}
+
+static void s_ticker_stop(s_ticker *k) {
+    if (k->running) {
+        pthread_mutex_lock(&k->mu);
+        k->stop = 1;
+        pthread_cond_signal(&k->cv);
+        pthread_mutex_unlock(&k->mu);
+        pthread_join(k->th, NULL);
+    }
+    pthread_cond_destroy(&k->cv);
+    pthread_mutex_destroy(&k->mu);
+}
 
 // ---- the test evaluation (shared by train and eval)
 
@@ -143,7 +199,11 @@ static int s_fold(const xt_config *cfg, int k, const char *run_dir, FILE *out, x
         }
         it.t_collect = xt_time_mono() - t0;
         xt_rollout_stats_take(xt_trainer_rollout(t), &it.roll);
-        if ((rc = xt_trainer_update(t, NULL, &it, err))) goto done;
+        s_ticker tick;
+        s_ticker_start(&tick, out, k, s0 + xt_trainer_steps_per_iter(t), total);
+        rc = xt_trainer_update(t, NULL, &it, err);
+        s_ticker_stop(&tick);
+        if (rc) goto done;
         s_update_line(out, k, t, total, &it);
         last = xt_time_mono();
         validated_last = 0;
@@ -183,7 +243,8 @@ static int s_fold(const xt_config *cfg, int k, const char *run_dir, FILE *out, x
     }
     // without any validation the best checkpoint is the final one
     if (!have_best && (rc = xt_trainer_save(t, best, NAN, err))) goto done;
-    fprintf(out, "fold %d | best checkpoint %s (validation sharpe %.4f)\n", k, best, best_sharpe);
+    if (isfinite(best_sharpe)) fprintf(out, "fold %d | best checkpoint %s (validation sharpe %.4f)\n", k, best, best_sharpe);
+    else fprintf(out, "fold %d | best checkpoint %s (final weights: no validation)\n", k, best);
     // the test evaluation reads the best weights back from disk, as `eval --checkpoint` does
     if ((rc = xt_trainer_load(t, best, XT_TRAINER_LOAD_EVAL, err))) goto done;
     snprintf(path, sizeof path, "%s/eval", dir);

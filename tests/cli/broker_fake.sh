@@ -65,14 +65,9 @@ L=$!; PIDS+=("$L")
 A=$!; PIDS+=("$A")
 "$FAKE" "${PEER[@]}" --role actor --id actor-b --capacity 1 >"$TMP/c.out" 2>&1 &
 C=$!; PIDS+=("$C")
-wait_for "$TMP/a.out" "ASSIGN fold=0" 10
-wait_for "$TMP/c.out" "ASSIGN fold=0" 10
-
 # ---- capacity-balanced assignment: 4 envs over 2 shards, 2 envs each
-grep -q "ASSIGN fold=0 phase=train n=3 shards=BTCUSD/3600,BTCUSD/3600,EURUSD/3600 chunks=tcp://127.0.0.1:45556" "$TMP/a.out" \
-    || { fail "actor-a (3 envs) did not get BTCUSD x2 + EURUSD"; cat "$TMP/a.out" >&2; }
-grep -q "ASSIGN fold=0 phase=train n=1 shards=EURUSD/3600 " "$TMP/c.out" \
-    || { fail "actor-b (1 env) did not get EURUSD"; cat "$TMP/c.out" >&2; }
+wait_for "$TMP/a.out" "ASSIGN fold=0 phase=train n=3 shards=BTCUSD/3600,BTCUSD/3600,EURUSD/3600 chunks=tcp://127.0.0.1:45556" 10
+wait_for "$TMP/c.out" "ASSIGN fold=0 phase=train n=1 shards=EURUSD/3600 " 10
 
 # ---- bad frames are counted, the broker keeps going
 "$FAKE" --endpoint "$EP" --garbage >"$TMP/g.out" 2>&1 || fail "garbage sender failed: $(cat "$TMP/g.out")"
@@ -118,8 +113,15 @@ grep -q "run tiny done: 2 folds" "$TMP/b2.log" || { fail "no run summary"; cat "
 sed -n '/train fold=1/,$p' "$TMP/l.out" | grep -q "fold=0" && { fail "learner got a fold-0 command after fold 1"; cat "$TMP/l.out" >&2; }
 grep -q "fold 0" "$TMP/b2.log" && { fail "restarted broker touched fold 0"; cat "$TMP/b2.log" >&2; }
 grep -q "RESULT fold=1" "$TMP/a.out" "$TMP/c.out" || fail "no fold-1 evaluation"
-# A third start of the finished run says so and exits 0 by itself.
-timeout 20 "$BROKER" --config "$SRC/configs/tiny.yaml" "${SETS[@]}" --run-dir "$RUN" >"$TMP/b3.log" 2>&1
+# The report: written from the journal before DONE.
+for f in report.json report.csv report.html; do [ -s "$RUN/$f" ] || fail "no $f"; done
+grep -q '"run_id": "tiny"' "$RUN/report.json" || fail "report.json lacks the run id"
+grep -q '{"fold": 1, "train"' "$RUN/report.json" || fail "report.json lacks fold 1"
+[ "$(grep -c '^tiny,[01],.*,agent,' "$RUN/report.csv")" -eq 4 ] || fail "report.csv: not 2 folds x 2 shards of agent rows"
+grep -q "report written" "$TMP/b2.log" || fail "no 'report written' line"
+# A third start of the finished run (config from XTRADE_CONFIG) says so
+# and exits 0 by itself.
+XTRADE_CONFIG="$SRC/configs/tiny.yaml" timeout 20 "$BROKER" "${SETS[@]}" --run-dir "$RUN" >"$TMP/b3.log" 2>&1
 rc=$?; [ "$rc" -eq 0 ] || fail "broker on a finished run exited $rc"
 grep -q "run tiny: finished (2 folds)" "$TMP/b3.log" || { fail "finished run not recognised"; cat "$TMP/b3.log" >&2; }
 

@@ -60,13 +60,22 @@ expect_exit() { # PID WANT WHAT
 start_broker train
 peer l1.out --role learner --id learner-0 --steps-per-beat 64; L=$PP
 peer a1.out --role actor --id actor-a --capacity 2; A=$PP
+# actor-b goes silent on its first Assignment: start it once actor-a works,
+# so that its first one already shares the shards with actor-a.
+wait_for "$TMP/a1.out" "ASSIGN fold=0" 10
 peer b1.out --role actor --id actor-b --capacity 2 --hang-on train; HB=$PP
 # 4 envs over 2 shards: actor-a steps BTCUSD twice, actor-b EURUSD twice.
 wait_for "$TMP/a1.out" "ASSIGN fold=0 phase=train n=2 shards=BTCUSD/3600,BTCUSD/3600 " 10
 wait_for "$TMP/b1.out" "ASSIGN fold=0 phase=train n=2 shards=EURUSD/3600,EURUSD/3600 " 10
-# actor-b says nothing more: after liveness_ms actor-a takes both shards.
-wait_for "$TMP/train.log" "actor actor-b (incarnation [0-9]*) silent for 1.[0-9] s: dropped; its shards are reassigned" 10
-wait_for "$TMP/a1.out" "ASSIGN fold=0 phase=train n=2 shards=BTCUSD/3600,EURUSD/3600 " 10
+# actor-b says nothing more: after liveness_ms actor-a takes both shards
+# (a new Assignment after the one that shared them with actor-b).
+wait_for "$TMP/train.log" "actor actor-b (incarnation [0-9]*) silent for [0-9.]* s: dropped; its shards are reassigned" 10
+for _ in $(seq 100); do
+    sed -n '/shards=BTCUSD\/3600,BTCUSD\/3600 /,$p' "$TMP/a1.out" | grep -q "ASSIGN fold=0 phase=train n=2 shards=BTCUSD/3600,EURUSD/3600 " && break
+    sleep 0.05
+done
+sed -n '/shards=BTCUSD\/3600,BTCUSD\/3600 /,$p' "$TMP/a1.out" | grep -q "ASSIGN fold=0 phase=train n=2 shards=BTCUSD/3600,EURUSD/3600 " \
+    || { fail "actor-a did not take over EURUSD"; cat "$TMP/a1.out" >&2; }
 expect_exit "$L" 0 "learner (silent-train run)"
 expect_exit "$A" 0 "actor-a (silent-train run)"
 expect_exit "$BP" 0 "broker (silent-train run)"
@@ -75,9 +84,12 @@ grep -q "RESULT fold=1 shard=EURUSD/3600" "$TMP/a1.out" || fail "actor-a did not
 
 # ---- an actor silent in EVAL: its test window is evaluated by the other
 start_broker eval
-peer l2.out --role learner --id learner-0 --steps-per-beat 512; L=$PP
+# Both actors register before the learner, so both are there for fold 0's EVAL.
 peer a2.out --role actor --id actor-a --capacity 1 --eval-delay-ms 300; A=$PP
 peer c2.out --role actor --id actor-c --capacity 1 --hang-on eval; HC=$PP
+wait_for "$TMP/a2.out" "REGISTERED" 10
+wait_for "$TMP/c2.out" "REGISTERED" 10
+peer l2.out --role learner --id learner-0 --steps-per-beat 512; L=$PP
 wait_for "$TMP/c2.out" "EVALREQ fold=0 n=1" 20
 wait_for "$TMP/eval.log" "actor actor-c (incarnation [0-9]*) silent for .* dropped" 10
 expect_exit "$L" 0 "learner (silent-eval run)"

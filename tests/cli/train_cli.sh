@@ -83,6 +83,14 @@ done
 # --fold given explicitly is the same as the checkpoint's own
 expect 0 "test metrics: fold 1," "$bin" eval --checkpoint runs/tiny/fold-1/ckpt-best.xtck --config tiny.yaml "${set_cache[@]}" --fold 1
 
+# warm start: fold 1 starts from fold 0's best weights; without validation the best is the final
+"$bin" train --local --config tiny.yaml "${set_cache[@]}" --set folds.warm_start=true --set ppo.eval_every=0 \
+  --out runs2 > warm.out 2>&1 || fail "warm-start train exited $?"
+grep -q "^fold 1: warm start from runs2/tiny/fold-0/ckpt-best.xtck" warm.out || fail "no warm start line"
+grep -q "^fold 0 | best checkpoint runs2/tiny/fold-0/ckpt-best.xtck (final weights: no validation)" warm.out \
+  || fail "no-validation best checkpoint line"
+pass=$((pass + 1))
+
 # ---- usage errors: exit 2
 expect 2 "train: --local is required" "$bin" train --config tiny.yaml
 expect 2 "train: usage: xtrade train --local --config FILE" "$bin" train --local

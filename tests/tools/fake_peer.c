@@ -306,7 +306,13 @@ int main(int argc, char **argv) {
     p->enc = xt_wire_encoder_new(&lim, NULL);
     p->dec = xt_wire_decoder_new(&lim, NULL);
     if (!p->enc || !p->dec) return 1;
-    if (garbage) return s_garbage(p);
+    if (garbage) {
+        int rc = s_garbage(p);
+        xt_wire_encoder_destroy(&p->enc);
+        xt_wire_decoder_destroy(&p->dec);
+        free(p);
+        return rc;
+    }
     if (o->curve_cert) {
         xt_err err = {0};
         p->cert = xt_wire_curve_cert_load(o->curve_cert, &err);

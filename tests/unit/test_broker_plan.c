@@ -9,6 +9,7 @@
 #include "assign.h"
 #include "plan.h"
 #include "run.h"
+#include "runreport.h"
 
 #include "core/config.h"
 #include "core/rng.h"
@@ -374,6 +375,36 @@ static void t_journal_resume(void **state) {
     assert_int_equal(xt_run_finished(r), 0);
     assert_int_equal(xt_run_done(r, &e), 0);
     assert_int_equal(xt_run_set_phase(r, XT_WIRE_PHASE_TRAIN, &e), XT_ESTATE);
+
+    // The report's input: both folds, the wire metrics mapped, nothing invented.
+    static xt_config cfg;
+    s_load(&cfg, s_tiny);
+    xt_runreport rr;
+    assert_int_equal(xt_runreport_init(&rr, r, &cfg, 1700000000, &e), 0);
+    assert_int_equal(rr.run.n_folds, 2);
+    assert_string_equal(rr.run.run_id, "tiny");
+    assert_int_equal(rr.run.env, XT_WF_ENV_ASSET);
+    assert_string_equal(rr.run.config_summary, "env asset; shards BTCUSD/1h EURUSD/1h; 8192 env steps per fold; seed 42");
+    const xt_wf_shard *sh = &rr.run.folds[0].shards[1]; // fold 0, EURUSD (metrics base 0.5)
+    assert_string_equal(sh->symbol, "EURUSD");
+    assert_string_equal(sh->timeframe, "1h");
+    assert_int_equal(rr.run.folds[1].test_start, s_ts("2023-06-15"));
+    assert_true(sh->m[XT_WF_AGENT].total_return == 0.5 + XT_WIRE_EVAL_TOTAL_RETURN);
+    assert_true(sh->m[XT_WF_AGENT].sharpe == 0.5 + XT_WIRE_EVAL_SHARPE);
+    assert_true(sh->m[XT_WF_AGENT].trades == 0.5 + XT_WIRE_EVAL_TRADES);
+    assert_true(sh->m[XT_WF_AGENT].avg_cash == 0.5 + XT_WIRE_EVAL_CASH_USAGE);
+    assert_true(isnan(sh->m[XT_WF_AGENT].sortino));
+    assert_true(isnan(sh->m[XT_WF_AGENT].fee_ratio));
+    assert_true(sh->m[XT_WF_BUY_AND_HOLD].total_return == 0.5 + XT_WIRE_EVAL_BUY_HOLD_RETURN);
+    assert_true(isnan(sh->m[XT_WF_BUY_AND_HOLD].sharpe));
+    assert_true(isnan(sh->m[XT_WF_EQUAL_WEIGHT].total_return));
+    assert_true(sh->m[XT_WF_CASH].total_return == 0 && sh->m[XT_WF_CASH].avg_cash == 1);
+    assert_int_equal(sh->curves.n, 0);
+    xt_runreport_free(&rr);
+    assert_int_equal(xt_runreport_write(r, &cfg, dir, &e), 0);
+    char rp[600];
+    snprintf(rp, sizeof rp, "%s/report.json", dir);
+    assert_true(access(rp, F_OK) == 0);
     xt_run_destroy(&r);
     r = xt_run_open(&p, path, &info, &e);
     if (!r) fail_msg("%s", e.msg);

@@ -395,8 +395,64 @@ static void t_errors(void **state) {
     mkt_free(&f), mkt_free(&g);
 }
 
+// ---- shard windows and the config -> env params mapping
+
+static void t_windows_params(void **state) {
+    (void)state;
+    const char *btc[] = {"BTCUSD"};
+    mkt f;
+    mkt_init(&f, 1, btc, 100, 2, 3);
+    xt_rl_shard sh;
+    shard_init(&sh, &f, "BTCUSD-1h", 0);
+    // rows are hourly from MON_2024_01_01; window bounds fall between rows
+    const int64_t h = 3600, t0 = MON_2024_01_01;
+    xt_fold fold = {0, t0 + 10 * h - 1, t0 + 60 * h, t0 + 50 * h + 1, t0 + 70 * h, t0 + 200 * h};
+    xt_rl_shard_windows(&sh, &fold);
+    assert_int_equal(sh.row[XT_RL_TRAIN][0], 10);
+    assert_int_equal(sh.row[XT_RL_TRAIN][1], 51);
+    assert_int_equal(sh.row[XT_RL_VAL][0], 51);
+    assert_int_equal(sh.row[XT_RL_VAL][1], 60);
+    assert_int_equal(sh.row[XT_RL_TEST][0], 70);
+    assert_int_equal(sh.row[XT_RL_TEST][1], 100); // clipped to the data
+    assert_true(xt_rl_window_usable(&sh, XT_RL_VAL));
+    f.m.first_row = 59; // warm-up covers the validation slice but one row
+    assert_false(xt_rl_window_usable(&sh, XT_RL_VAL));
+    assert_true(xt_rl_window_usable(&sh, XT_RL_TEST));
+    mkt_free(&f);
+
+    const char *yaml = "data: {symbols: [BTCUSD, EURUSD, ETHUSD], timeframes: [1h, 4h]}\n"
+                       "env: {episode_length: 77, initial_balance: 5000, position_levels: [-1, 0, 0.5, 1],\n"
+                       "      long_only: true, fee_crypto: 0.002, fee_forex: 0.0003, slippage_bps: 3,\n"
+                       "      slippage_atr: 0.5, min_trade: 250, max_pair_exposure: 0.5, correlation_limit: 0.7,\n"
+                       "      reward_vol_window: 30, bankrupt_fraction: 0.5, max_drawdown: 0.25}\n";
+    xt_config cfg;
+    xt_err err = {0};
+    assert_int_equal(xt_config_load_text(&cfg, yaml, strlen(yaml), "env.yaml", &err), 0);
+    xt_env_params p;
+    assert_int_equal(xt_rl_env_params(&p, &cfg, &err), 0);
+    assert_int_equal(p.episode_length, 77);
+    assert_true(p.initial_cash == 5000.0);
+    assert_int_equal(p.n_levels, 4);
+    assert_true(p.levels[2] == 0.5 && p.long_only == 1);
+    assert_int_equal(p.n_symbols, 3);
+    assert_int_equal(p.n_timeframes, 2);
+    assert_true(p.fee[XT_ASSET_CRYPTO] == 0.002 && p.fee[XT_ASSET_FOREX] == 0.0003);
+    for (int c = 0; c < XT_ASSET_COUNT; c++) assert_true(p.slip_bps[c] == 3.0);
+    assert_true(p.slip_atr_k == 0.5 && p.min_trade == 250.0 && p.min_position == 250.0);
+    assert_true(p.corr_cap == 0.5 && p.corr_limit == 0.7 && p.reward_vol_window == 30);
+    assert_true(p.bankrupt_frac == 0.5 && p.max_drawdown == 0.25);
+    assert_true(p.max_weight == 0.4 && p.min_cash == 0.05 && p.reward_scale == 100.0); // defaults
+    assert_int_equal(xt_asset_env_n_actions(&p), 3);
+    // the env refuses levels without 0; the sentence names the config file
+    const char *bad = "env: {position_levels: [-1, 1]}\n";
+    assert_int_equal(xt_config_load_text(&cfg, bad, strlen(bad), "bad.yaml", &err), 0);
+    assert_int_equal(xt_rl_env_params(&p, &cfg, &err), XT_EINVAL);
+    assert_contains(err.msg, "bad.yaml: env.levels: must contain 0");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(t_windows_params),
         cmocka_unit_test(t_asset_chunks),
         cmocka_unit_test(t_determinism),
         cmocka_unit_test(t_portfolio),
