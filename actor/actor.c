@@ -246,7 +246,7 @@ static int s_can_work(const xt_actor *a) {
 void xt_actor_schedule(xt_actor *a) {
     if (!a->loop) return;
     int want = s_can_work(a);
-    if (want && a->work_timer < 0) a->work_timer = zloop_timer(a->loop, 1, 0, s_on_work, a);
+    if (want && a->work_timer < 0) a->work_timer = zloop_timer(a->loop, 0, 0, s_on_work, a);
     if (!want && a->work_timer >= 0) zloop_timer_end(a->loop, a->work_timer), a->work_timer = -1;
     int out = a->sender && xt_sender_pending(a->sender) > 0 && xt_sender_sock(a->sender);
     if (out && !a->pollout) {

@@ -10,8 +10,9 @@
 //   - the evaluation worker's pipe while one runs (evalrun.h),
 //   - a periodic timer (broker.heartbeat_ms): signal-requested shutdown,
 //     heartbeats, broker liveness and re-registration, metric sampling,
-//   - a 1 ms work timer, armed only while there is training work: each
-//     firing collects one chunk per env (runner.h) and queues them.
+//   - a work timer of 0 ms (it fires on every turn of the loop), armed only
+//     while there is training work: each firing collects one chunk per env
+//     (runner.h) and queues them.
 // docs/cluster-protocol.md is the message flow; docs/actor.md explains the
 // actor's side of it (sessions, back-off, sync mode, weights, evaluation).
 #ifndef XT_ACTOR_ACTOR_H

@@ -26,6 +26,7 @@
 #include "broker.h"
 
 #include "assign.h"
+#include "export.h"
 #include "plan.h"
 #include "run.h"
 #include "runreport.h"
@@ -357,9 +358,28 @@ static int s_set_phase(xt_broker *b, xt_wire_phase ph) {
     return 0;
 }
 
+// Copies fold k's evaluated checkpoint into the model registry
+// (export.h). A failure is logged: the checkpoint stays in the run dir.
+static void s_export(xt_broker *b, int k) {
+    const xt_run_fold_info *f = xt_run_fold_state(b->run, k);
+    xt_err err = {0};
+    char path[1024];
+    if (xt_export_model(b->cfg, f->ckpt_path, &err)) {
+        xt_warn("fold %d: %s", k, err.msg);
+        return;
+    }
+    int n = (int)b->cfg->data_timeframes.n;
+    xt_info("fold %d: model exported to %s%s", k, xt_export_path(b->cfg, 0, path, sizeof path),
+            n > 1 ? " (and the other timeframes' directories)" : "");
+}
+
 // The run is over: journal DONE and tell everyone.
 static int s_finish(xt_broker *b) {
     xt_err err = {0};
+    // The last fold's model, unless a predecessor already exported it (a
+    // broker that died between the fold's end and the copy exports here).
+    char model[1024];
+    if (!xt_file_exists(xt_export_path(b->cfg, 0, model, sizeof model))) s_export(b, b->plan.n_folds - 1);
     int profitable = 0;
     double sum = 0;
     for (int k = 0; k < b->plan.n_folds; k++) {
@@ -399,6 +419,7 @@ static int s_fold_end(xt_broker *b) {
     if (xt_run_fold_done(b->run, &err)) return s_fatal(b, &err);
     xt_info("fold %d done: %d shards, mean return %.4f (buy & hold %.4f), mean Sharpe %.3f, %d profitable", k, s.n,
             s.mean_return, s.mean_buy_hold, s.mean_sharpe, s.profitable);
+    s_export(b, k);
     s_eval_reset(b);
     if (xt_run_fold(b->run) >= b->plan.n_folds) return s_finish(b);
     xt_info("fold %d: train (budget %llu env steps)", k + 1, (unsigned long long)b->plan.step_budget);

@@ -73,6 +73,108 @@ static void s_print(const xt_wire_status *st) {
     }
 }
 
+// ---------------------------------------------------------------- client
+
+struct xt_cli_broker {
+    zsock_t *s;
+    zcert_t *cert;
+    xt_wire_encoder *enc;
+    xt_wire_decoder *dec;
+    xt_wire_msg last; // the last Status (its strings live in dec's arena)
+    char id[64], ep[512], host[256];
+    uint64_t incarnation, seq;
+};
+
+xt_cli_broker *xt_cli_broker_new(const xt_config *cfg, const char *ep, xt_err *err) {
+    xt_wire_sys_init();
+    xt_cli_broker *c = calloc(1, sizeof *c);
+    if (!c) {
+        xt_err_set(err, XT_ENOMEM, "out of memory");
+        return NULL;
+    }
+    snprintf(c->ep, sizeof c->ep, "%s", ep);
+    snprintf(c->id, sizeof c->id, "cli-%d", (int)getpid());
+    c->incarnation = (uint64_t)(xt_time_wall() * 1e6);
+    if (gethostname(c->host, sizeof c->host - 1) != 0 || !xt_wire_id_valid(c->host)) snprintf(c->host, sizeof c->host, "cli");
+    // CurveZMQ client when the config says so: our cli key pair, pinning the broker's public key.
+    char server_key[41] = "";
+    if (cfg->security_curve) {
+        char path[XT_CFG_STR_MAX + 32];
+        snprintf(path, sizeof path, "%s/cli.key", cfg->security_keys_dir);
+        c->cert = xt_wire_curve_cert_load(path, err);
+        if (!c->cert) goto fail;
+        snprintf(path, sizeof path, "%s/broker.key", cfg->security_keys_dir);
+        zcert_t *srv = zcert_load(path);
+        if (!srv) {
+            xt_err_set(err, XT_EIO, "%s: cannot read the broker's public key", path);
+            goto fail;
+        }
+        snprintf(server_key, sizeof server_key, "%s", zcert_public_txt(srv));
+        zcert_destroy(&srv);
+    }
+    xt_wire_sockopt o;
+    xt_wire_sockopt_default(&o);
+    o.routing_id = c->id;
+    o.curve_cert = c->cert;
+    o.curve_server_key = c->cert ? server_key : NULL;
+    c->s = xt_wire_connect(ZMQ_DEALER, ep, &o, err);
+    xt_wire_limits lim;
+    xt_wire_limits_default(&lim);
+    lim.max_frame_bytes = 4u << 20;
+    c->enc = c->s ? xt_wire_encoder_new(&lim, err) : NULL;
+    c->dec = c->enc ? xt_wire_decoder_new(&lim, err) : NULL;
+    if (c->dec) return c;
+fail:
+    xt_cli_broker_destroy(&c);
+    return NULL;
+}
+
+int xt_cli_broker_ask(xt_cli_broker *c, xt_err *err) {
+    xt_wire_msg m = {.type = XT_WIRE_REGISTER};
+    m.hdr = (xt_wire_hdr){0, c->id, c->incarnation, ++c->seq};
+    m.reg = (xt_wire_register){XT_WIRE_ROLE_CLI, 0, (uint32_t)getpid(), c->host, 0, 0, 0, XT_VERSION};
+    const void *frame;
+    size_t len;
+    if (xt_wire_encode(c->enc, &m, &frame, &len, err)) return err->code;
+    int rc = xt_wire_send(c->s, NULL, 0, frame, len, ZMQ_DONTWAIT, err);
+    return rc < 0 ? rc : 0;
+}
+
+int xt_cli_broker_wait(xt_cli_broker *c, double timeout_s, const xt_wire_status **st) {
+    double deadline = xt_time_mono() + timeout_s;
+    for (;;) {
+        double left = deadline - xt_time_mono();
+        int flags = left > 0 ? 0 : ZMQ_DONTWAIT;
+        if (left > 0) zsock_set_rcvtimeo(c->s, (int)(left * 1000) + 1);
+        xt_wire_rx rx;
+        xt_err err = {0};
+        if (xt_wire_recv(c->s, &rx, flags, &err) != 0) {
+            if (left <= 0) return 0;
+            continue;
+        }
+        // Other frames (a heartbeat, a stale reply) are skipped.
+        xt_wire_msg r;
+        int ok = xt_wire_decode(c->dec, rx.data, rx.len, c->ep, &r, &err) == 0 && r.type == XT_WIRE_STATUS;
+        xt_wire_rx_close(&rx);
+        if (ok) {
+            *st = &c->last.status;
+            c->last = r;
+            return 1;
+        }
+    }
+}
+
+void xt_cli_broker_destroy(xt_cli_broker **self_p) {
+    if (!self_p || !*self_p) return;
+    xt_cli_broker *c = *self_p;
+    xt_wire_decoder_destroy(&c->dec);
+    xt_wire_encoder_destroy(&c->enc);
+    zsock_destroy(&c->s);
+    zcert_destroy(&c->cert);
+    free(c);
+    *self_p = NULL;
+}
+
 // ---------------------------------------------------------------- command
 
 int xt_cli_status(int argc, char **argv) {
@@ -112,81 +214,26 @@ int xt_cli_status(int argc, char **argv) {
     else if (!run_dir && s_endpoint_file(dir, ep, sizeof ep) != 0)
         snprintf(ep, sizeof ep, "tcp://%s:%lld", cfg.broker_host, (long long)cfg.broker_port);
 
-    // ---- socket (CurveZMQ client when the config says so)
-    xt_wire_sys_init();
     xt_err err = {0};
-    zcert_t *cert = NULL;
-    char server_key[41] = "", id[64];
-    if (cfg.security_curve) {
-        char path[XT_CFG_STR_MAX + 32];
-        snprintf(path, sizeof path, "%s/cli.key", cfg.security_keys_dir);
-        cert = xt_wire_curve_cert_load(path, &err);
-        if (!cert) return xt_cli_fail(1, "status: %s", err.msg);
-        snprintf(path, sizeof path, "%s/broker.key", cfg.security_keys_dir);
-        zcert_t *srv = zcert_load(path);
-        if (!srv) {
-            zcert_destroy(&cert);
-            return xt_cli_fail(1, "status: %s: cannot read the broker's public key", path);
-        }
-        snprintf(server_key, sizeof server_key, "%s", zcert_public_txt(srv));
-        zcert_destroy(&srv);
-    }
-    snprintf(id, sizeof id, "cli-%d", (int)getpid());
-    xt_wire_sockopt o;
-    xt_wire_sockopt_default(&o);
-    o.routing_id = id;
-    o.curve_cert = cert;
-    o.curve_server_key = cert ? server_key : NULL;
-    zsock_t *s = xt_wire_connect(ZMQ_DEALER, ep, &o, &err);
-    xt_wire_limits lim;
-    xt_wire_limits_default(&lim);
-    lim.max_frame_bytes = 4u << 20;
-    xt_wire_encoder *enc = s ? xt_wire_encoder_new(&lim, &err) : NULL;
-    xt_wire_decoder *dec = enc ? xt_wire_decoder_new(&lim, &err) : NULL;
+    xt_cli_broker *c = xt_cli_broker_new(&cfg, ep, &err);
+    if (!c) return xt_cli_fail(1, "status: %s", err.msg);
     int rc = 1;
-    if (!dec) {
+    if (xt_cli_broker_ask(c, &err)) {
         xt_cli_fail(1, "status: %s", err.msg);
         goto done;
     }
-
-    // ---- ask, then wait for the Status (other frames, e.g. a heartbeat, are skipped)
-    char host[256] = "cli";
-    gethostname(host, sizeof host - 1);
-    if (!xt_wire_id_valid(host)) snprintf(host, sizeof host, "cli");
-    xt_wire_msg m = {.type = XT_WIRE_REGISTER};
-    m.hdr = (xt_wire_hdr){0, id, (uint64_t)(xt_time_wall() * 1e6), 1};
-    m.reg = (xt_wire_register){XT_WIRE_ROLE_CLI, 0, (uint32_t)getpid(), host, 0, 0, 0, XT_VERSION};
-    const void *frame;
-    size_t len;
-    if (xt_wire_encode(enc, &m, &frame, &len, &err) || xt_wire_send(s, NULL, 0, frame, len, 0, &err) < 0) {
-        xt_cli_fail(1, "status: %s", err.msg);
-        goto done;
-    }
-    double deadline = xt_time_mono() + (double)timeout_ms / 1000.0;
-    for (;;) {
-        double left = deadline - xt_time_mono();
-        if (left <= 0) {
-            xt_cli_fail(1, "status: no reply from %s within %.1f s (is the broker running%s?)", ep,
-                        (double)timeout_ms / 1000.0, cert ? " and is this CLI's key in its allowed/ directory" : "");
-            break;
-        }
-        zsock_set_rcvtimeo(s, (int)(left * 1000) + 1);
-        xt_wire_rx rx;
-        if (xt_wire_recv(s, &rx, 0, &err) != 0) continue;
-        xt_wire_msg r;
-        int ok = xt_wire_decode(dec, rx.data, rx.len, ep, &r, &err) == 0 && r.type == XT_WIRE_STATUS;
-        if (ok) {
-            printf("broker      %s\n", ep);
-            s_print(&r.status);
-            rc = 0;
-        }
-        xt_wire_rx_close(&rx);
-        if (ok) break;
+    const xt_wire_status *st = NULL;
+    int got = xt_cli_broker_wait(c, (double)timeout_ms / 1000.0, &st);
+    if (got == 1) {
+        printf("broker      %s\n", ep);
+        s_print(st);
+        rc = 0;
+    } else {
+        xt_cli_fail(1, "status: no reply from %s within %.1f s (is the broker running%s?)", ep,
+                    (double)timeout_ms / 1000.0,
+                    cfg.security_curve ? " and is this CLI's key in its allowed/ directory" : "");
     }
 done:
-    xt_wire_decoder_destroy(&dec);
-    xt_wire_encoder_destroy(&enc);
-    zsock_destroy(&s);
-    zcert_destroy(&cert);
+    xt_cli_broker_destroy(&c);
     return rc;
 }

@@ -27,6 +27,7 @@ static const s_cmd s_cmds[] = {
     {"data", "build", xt_cli_data_build, "data build --config FILE             build normalized feature caches"},
     {"train", NULL, xt_cli_train, "train --local --config FILE [--fold K] [--out DIR]   recurrent PPO in this process"},
     {"eval", NULL, xt_cli_eval, "eval --checkpoint FILE --config FILE [--fold K] [--out DIR]   test metrics of a checkpoint"},
+    {"cluster", "up", xt_cli_cluster_up, "cluster up --config FILE [--actors N] [--set k=v]   broker + learner + N actors here, supervised"},
     {"env", "replay", xt_cli_env_replay,
      "env replay --config FILE --symbol SYM|ALL --timeframe TF --actions A.csv --out O.csv   action file through the env"},
     {"env", "baseline", xt_cli_env_baseline,

@@ -15,7 +15,7 @@
 #include <string.h>
 
 struct xt_batcher {
-    xt_chunk_shape sh;
+    xt_batcher_shape sh;
     int cap, n;
     float *obs;          // [cap][T+1][D]
     int32_t *sym;        // [cap] (embedding only)
@@ -34,8 +34,8 @@ struct xt_batcher {
 
 // ---------------------------------------------------------------- shape
 
-void xt_chunk_shape_of(xt_chunk_shape *sh, const xt_model_spec *spec, int T) {
-    *sh = (xt_chunk_shape){0};
+void xt_batcher_shape_of(xt_batcher_shape *sh, const xt_model_spec *spec, int T) {
+    *sh = (xt_batcher_shape){0};
     sh->T = T;
     sh->obs_dim = spec->obs_dim;
     sh->act_dim = spec->act_dim;
@@ -47,7 +47,7 @@ void xt_chunk_shape_of(xt_chunk_shape *sh, const xt_model_spec *spec, int T) {
     sh->state_size = 2 * sh->L * sh->H;
 }
 
-size_t xt_chunk_shape_frame_bytes(const xt_chunk_shape *sh) {
+size_t xt_batcher_frame_bytes(const xt_batcher_shape *sh) {
     size_t T = (size_t)sh->T, D = (size_t)sh->obs_dim, A = (size_t)sh->act_dim;
     size_t LH = (size_t)sh->L * (size_t)sh->H;
     size_t act = sh->gaussian ? T * A * 4 : T * 4;
@@ -58,14 +58,14 @@ size_t xt_chunk_shape_frame_bytes(const xt_chunk_shape *sh) {
     return bulk + 4096;
 }
 
-xt_chunk_verdict xt_chunk_check(const xt_chunk_shape *sh, const xt_wire_chunk *c,
+xt_batcher_verdict xt_batcher_check(const xt_batcher_shape *sh, const xt_wire_chunk *c,
                                 const xt_cfg_strlist *symbols, int32_t *sym_id, xt_err *err) {
     *sym_id = -1;
 #define S_DIM(field, want, what)                                                                   \
     if ((long long)(field) != (long long)(want)) {                                                 \
         xt_err_set(err, XT_EINVAL, "RolloutChunk.%s: %lld but the model takes %lld", what,          \
                    (long long)(field), (long long)(want));                                         \
-        return XT_CHUNK_SHAPE;                                                                     \
+        return XT_BATCHER_SHAPE;                                                                     \
     }
     S_DIM(c->t, sh->T, "t");
     S_DIM(c->obs_dim, sh->obs_dim, "obs_dim");
@@ -78,17 +78,17 @@ xt_chunk_verdict xt_chunk_check(const xt_chunk_shape *sh, const xt_wire_chunk *c
         xt_err_set(err, XT_EINVAL, "RolloutChunk.action_kind: %s actions but the model's head is %s",
                    c->action_kind == XT_WIRE_ACTION_CONTINUOUS ? "continuous" : "categorical",
                    sh->gaussian ? "Gaussian" : "categorical");
-        return XT_CHUNK_SHAPE;
+        return XT_BATCHER_SHAPE;
     }
     // A separate critic needs its own state at the chunk start; a shared
     // trunk has none, and a chunk that sends one anyway is not for this model.
     if (sh->L > 0 && !sh->shared_trunk && !c->critic_h) {
         xt_err_set(err, XT_EINVAL, "RolloutChunk.critic_h: missing but the model has a separate critic");
-        return XT_CHUNK_SHAPE;
+        return XT_BATCHER_SHAPE;
     }
     if (sh->shared_trunk && c->critic_h) {
         xt_err_set(err, XT_EINVAL, "RolloutChunk.critic_h: set but the model's critic shares the actor's trunk");
-        return XT_CHUNK_SHAPE;
+        return XT_BATCHER_SHAPE;
     }
     // The categorical head gives a masked action probability 0 (logp -inf):
     // the actor sampled under that mask, so such a chunk is corrupt.
@@ -98,7 +98,7 @@ xt_chunk_verdict xt_chunk_check(const xt_chunk_shape *sh, const xt_wire_chunk *c
             if (!c->masks[(size_t)t * A + (size_t)c->actions_cat[t]]) {
                 xt_err_set(err, XT_EINVAL, "RolloutChunk.actions[%d]: action %d is masked at that step", t,
                            (int)c->actions_cat[t]);
-                return XT_CHUNK_INVALID;
+                return XT_BATCHER_INVALID;
             }
     }
     if (sh->n_symbols > 0) {
@@ -107,10 +107,10 @@ xt_chunk_verdict xt_chunk_check(const xt_chunk_shape *sh, const xt_wire_chunk *c
             if (strcmp(symbols->v[i], s) == 0) *sym_id = i;
         if (*sym_id < 0) {
             xt_err_set(err, XT_EINVAL, "RolloutChunk.shard.symbol: \"%s\" has no row in the symbol embedding", s);
-            return XT_CHUNK_INVALID;
+            return XT_BATCHER_INVALID;
         }
     }
-    return XT_CHUNK_OK;
+    return XT_BATCHER_OK;
 }
 
 // ---------------------------------------------------------------- lifecycle
@@ -136,7 +136,7 @@ static void s_view(xt_batcher *b) {
     };
 }
 
-xt_batcher *xt_batcher_new(const xt_chunk_shape *sh, int max_chunks, xt_err *err) {
+xt_batcher *xt_batcher_new(const xt_batcher_shape *sh, int max_chunks, xt_err *err) {
     if (max_chunks < 1 || sh->T < 1 || sh->obs_dim < 1 || sh->act_dim < 1) {
         xt_err_set(err, XT_EINVAL, "batcher: bad shape (chunks %d, T %d, obs_dim %d, act_dim %d)", max_chunks, sh->T,
                    sh->obs_dim, sh->act_dim);

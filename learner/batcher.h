@@ -44,35 +44,35 @@ typedef struct {
     int shared_trunk; // 1: the critic has no state of its own
     int n_symbols;    // > 0: symbol embedding; chunks carry symbol ids
     int state_size;   // 2 L H floats of h (and of c) per chunk
-} xt_chunk_shape;
+} xt_batcher_shape;
 
 // Shape of the chunks a model spec trains on, with T steps per chunk.
-void xt_chunk_shape_of(xt_chunk_shape *sh, const xt_model_spec *spec, int T);
+void xt_batcher_shape_of(xt_batcher_shape *sh, const xt_model_spec *spec, int T);
 
 // Bytes of the largest frame a valid chunk of this shape can take (values,
 // masks and critic state present, ids at their longest) plus slack for the
 // envelope: the decoder's max_frame_bytes.
-size_t xt_chunk_shape_frame_bytes(const xt_chunk_shape *sh);
+size_t xt_batcher_frame_bytes(const xt_batcher_shape *sh);
 
 // Why a chunk the decoder accepted cannot join a batch of this shape.
 typedef enum {
-    XT_CHUNK_OK = 0,
-    XT_CHUNK_SHAPE,   // T, obs_dim, actions, action kind, LSTM dims or critic state differ
-    XT_CHUNK_INVALID, // a taken action its own mask forbids, or a symbol the embedding lacks
-} xt_chunk_verdict;
+    XT_BATCHER_OK = 0,
+    XT_BATCHER_SHAPE,   // T, obs_dim, actions, action kind, LSTM dims or critic state differ
+    XT_BATCHER_INVALID, // a taken action its own mask forbids, or a symbol the embedding lacks
+} xt_batcher_verdict;
 
 // Checks c against sh (the decoder already checked lengths against c's own
 // dimensions, values and finiteness). symbols / n_sym: the config's symbol
 // list, read only with an embedding (sh->n_symbols > 0); *sym_id gets the
 // chunk's symbol id (or -1). On a reject, err names the field:
 // "RolloutChunk.obs_dim: 12 but the model takes 97".
-xt_chunk_verdict xt_chunk_check(const xt_chunk_shape *sh, const xt_wire_chunk *c,
+xt_batcher_verdict xt_batcher_check(const xt_batcher_shape *sh, const xt_wire_chunk *c,
                                 const xt_cfg_strlist *symbols, int32_t *sym_id, xt_err *err);
 
 typedef struct xt_batcher xt_batcher;
 
 // Buffers for max_chunks chunks of shape sh. Caller owns the result.
-xt_batcher *xt_batcher_new(const xt_chunk_shape *sh, int max_chunks, xt_err *err);
+xt_batcher *xt_batcher_new(const xt_batcher_shape *sh, int max_chunks, xt_err *err);
 void xt_batcher_destroy(xt_batcher **self_p);
 
 // Forgets every chunk (the buffers stay).
@@ -80,7 +80,7 @@ void xt_batcher_reset(xt_batcher *self);
 int xt_batcher_count(const xt_batcher *self);
 int xt_batcher_capacity(const xt_batcher *self);
 
-// Copies chunk c (accepted by xt_chunk_check for this shape) into the next
+// Copies chunk c (accepted by xt_batcher_check for this shape) into the next
 // slot and returns its index, or XT_ESTATE when every slot is taken.
 int xt_batcher_add(xt_batcher *self, const xt_wire_chunk *c, int32_t sym_id);
 

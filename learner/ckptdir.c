@@ -43,25 +43,23 @@ static int64_t s_step_of(const char *name) {
     return digits > 0 && strcmp(p, ".xtck") == 0 ? v : -1;
 }
 
-static int s_desc(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? 1 : (x > y ? -1 : 0);
-}
-
 int xt_ckptdir_list(const char *dir, int64_t *steps, int cap, xt_err *err) {
     DIR *d = opendir(dir);
     if (!d) {
         if (errno == ENOENT) return 0;
         return xt_err_set(err, XT_EIO, "%s: cannot list checkpoints: %s", dir, strerror(errno));
     }
+    // Keep the cap largest steps, in descending order (insertion: cap is small).
     int n = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         int64_t s = s_step_of(e->d_name);
-        if (s >= 0 && n < cap) steps[n++] = s;
+        if (s < 0 || cap <= 0 || (n == cap && s <= steps[n - 1])) continue;
+        int k = n < cap ? n++ : n - 1;
+        while (k > 0 && steps[k - 1] < s) steps[k] = steps[k - 1], k--;
+        steps[k] = s;
     }
     closedir(d);
-    qsort(steps, (size_t)n, sizeof *steps, s_desc);
     return n;
 }
 

@@ -24,8 +24,9 @@ const char *xt_ckptdir_fold(char *buf, size_t cap, const char *run_dir, int fold
 const char *xt_ckptdir_path(char *buf, size_t cap, const char *dir, int64_t step);
 const char *xt_ckptdir_best(char *buf, size_t cap, const char *dir);
 
-// Steps of the ckpt-<step>.xtck files in dir, newest (largest) first, into
-// steps[0..cap); returns how many (0 when dir does not exist), or XT_EIO.
+// Steps of the cap newest (largest) ckpt-<step>.xtck files in dir, newest
+// first, into steps[0..cap); returns how many (0 when dir does not exist),
+// or XT_EIO.
 int xt_ckptdir_list(const char *dir, int64_t *steps, int cap, xt_err *err);
 
 // Deletes all but the `keep` newest ckpt-<step>.xtck files of dir (never

@@ -187,12 +187,12 @@ xt_ingest *xt_ingest_new(const xt_ingest_config *cfg, xt_err *err) {
     }
     g->cfg = *cfg;
     g->filling = -1;
-    const xt_chunk_shape *sh = &cfg->shape;
+    const xt_batcher_shape *sh = &cfg->shape;
     // Decoder limits: exactly the model's chunk shape, so anything larger is
     // rejected by the decoder (oversize / shape) before it is parsed further.
     xt_wire_limits lim;
     xt_wire_limits_default(&lim);
-    g->max_frame = xt_chunk_shape_frame_bytes(sh);
+    g->max_frame = xt_batcher_frame_bytes(sh);
     lim.max_frame_bytes = g->max_frame;
     lim.max_t = (uint32_t)sh->T;
     lim.max_obs_dim = (uint32_t)sh->obs_dim;
@@ -316,9 +316,9 @@ int xt_ingest_offer(xt_ingest *g, const void *frame, size_t len, const char *via
         }
     }
     int32_t sym = -1;
-    xt_chunk_verdict v = xt_chunk_check(&g->cfg.shape, c, g->cfg.symbols, &sym, &err);
-    if (v != XT_CHUNK_OK)
-        return s_drop(g, v == XT_CHUNK_SHAPE ? XT_INGEST_DROP_SHAPE : XT_INGEST_DROP_INVALID, why, who, err.msg);
+    xt_batcher_verdict v = xt_batcher_check(&g->cfg.shape, c, g->cfg.symbols, &sym, &err);
+    if (v != XT_BATCHER_OK)
+        return s_drop(g, v == XT_BATCHER_SHAPE ? XT_INGEST_DROP_SHAPE : XT_INGEST_DROP_INVALID, why, who, err.msg);
     // Lag at training time: the versions since it acted, plus one for every
     // batch queued ahead of it (each update publishes a version first).
     if (c->policy_version > g->version) {

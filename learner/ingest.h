@@ -72,7 +72,7 @@ typedef struct {
 } xt_ingest_stats;
 
 typedef struct {
-    xt_chunk_shape shape;
+    xt_batcher_shape shape;
     int batch_chunks;              // chunks per batch (C)
     int n_batches;                 // batch buffers, >= 1 (learner.max_buffered_batches)
     int max_policy_lag;            // versions a chunk may lag (sync mode: 0)

@@ -31,9 +31,7 @@
 #include "wire/envelope.h"
 #include "wire/sock.h"
 
-#ifdef XT_HAVE_CUDA
 #include "cuda/backend_cuda.h"
-#endif
 
 #include <czmq.h>
 #include <math.h>
@@ -80,7 +78,7 @@ struct xt_learner {
 
     // ingest (created once the model's shape is known: the first fold)
     xt_ingest *ing;
-    xt_chunk_shape shape;
+    xt_batcher_shape shape;
     xt_ingest_stats ing_prev;
     uint64_t pub_nanos_prev;
 
@@ -230,8 +228,8 @@ static void s_apply_roster(xt_learner *l) {
 
 // (Re)creates the ingest for the loaded model's chunk shape.
 static int s_ingest_for(xt_learner *l, const xt_model_spec *spec, xt_err *err) {
-    xt_chunk_shape sh;
-    xt_chunk_shape_of(&sh, spec, (int)l->cfg->ppo_chunk_len);
+    xt_batcher_shape sh;
+    xt_batcher_shape_of(&sh, spec, (int)l->cfg->ppo_chunk_len);
     if (l->ing && memcmp(&sh, &l->shape, sizeof sh) == 0) return 0;
     if (l->ing) {
         // A new model shape (another fold's data has other widths): the old
@@ -267,11 +265,11 @@ static void s_publish(xt_learner *l) {
 
 // ---------------------------------------------------------------- jobs
 
-static int s_submit(xt_learner *l, xt_job_kind kind) {
+static int s_submit(xt_learner *l, xt_worker_kind kind) {
     xt_err err = {0};
     l->job.kind = kind;
     if (xt_worker_submit(l->worker, &l->job, &err)) return s_fatal(l, &err);
-    if (kind == XT_JOB_SAVE) xt_prom_gauge_set(l->st.queue_ckpt, 1);
+    if (kind == XT_WORKER_SAVE) xt_prom_gauge_set(l->st.queue_ckpt, 1);
     return 0;
 }
 
@@ -287,7 +285,7 @@ static void s_pump(xt_learner *l) {
         l->want_validate = l->want_save = l->want_final = l->want_rollback = 0;
         if (l->ing) xt_ingest_close(l->ing);
         xt_info("fold %d: opening its data and the trainer", l->job.fold);
-        s_submit(l, XT_JOB_FOLD);
+        s_submit(l, XT_WORKER_FOLD);
         return;
     }
     if (l->fold < 0 || l->loading) {
@@ -296,7 +294,7 @@ static void s_pump(xt_learner *l) {
     }
     if (l->want_rollback) {
         l->want_rollback = 0;
-        s_submit(l, XT_JOB_ROLLBACK);
+        s_submit(l, XT_WORKER_ROLLBACK);
         return;
     }
     // The final checkpoint competes for best like train --local's: validate
@@ -305,7 +303,7 @@ static void s_pump(xt_learner *l) {
     if (finishing && l->cfg->ppo_eval_every > 0 && l->val_updates != l->updates) l->want_validate = 1;
     if (l->want_validate) {
         l->want_validate = 0;
-        s_submit(l, XT_JOB_VALIDATE);
+        s_submit(l, XT_WORKER_VALIDATE);
         return;
     }
     if ((l->want_final || l->want_save) && l->params_bad) {
@@ -319,7 +317,7 @@ static void s_pump(xt_learner *l) {
         l->job.final = l->want_final || (l->budget > 0 && l->env_steps >= (int64_t)l->budget);
         l->want_final = l->want_save = 0;
         l->final_busy = l->job.final;
-        s_submit(l, XT_JOB_SAVE);
+        s_submit(l, XT_WORKER_SAVE);
         return;
     }
     if (l->stopping) {
@@ -338,7 +336,7 @@ static void s_pump(xt_learner *l) {
     }
     l->batch_id = id;
     l->job.batch = b;
-    s_submit(l, XT_JOB_UPDATE);
+    s_submit(l, XT_WORKER_UPDATE);
     s_pull_reader(l); // the taken batch may have freed room (a drop)
 }
 
@@ -362,10 +360,12 @@ static void s_on_fold(xt_learner *l, xt_worker_job *j) {
         s_fatal(l, &err);
         return;
     }
-    const char *how = j->start == XT_START_RESUMED ? "resumed from" : (j->start == XT_START_WARM ? "warm start from" : "fresh");
+    const char *how = j->start == XT_WORKER_RESUMED ? "resumed from"
+                      : j->start == XT_WORKER_WARM  ? "warm start from"
+                                                     : "fresh";
     xt_info("fold %d: %s%s%s (env step %lld, version %lld); %llu params, %d chunks of %d steps per batch, %.1f s",
-            l->fold, how, j->from[0] ? " " : "", j->from, (long long)l->env_steps, (long long)l->updates, (unsigned long long)l->n_params,
-            l->batch_chunks, (int)l->cfg->ppo_chunk_len, j->seconds);
+            l->fold, how, j->from[0] ? " " : "", j->from, (long long)l->env_steps, (long long)l->updates,
+            (unsigned long long)l->n_params, l->batch_chunks, (int)l->cfg->ppo_chunk_len, j->seconds);
     s_publish(l);
     if (l->cmd_fold != l->fold) {
         l->want_fold = l->cmd_fold; // the command moved on while loading
@@ -406,8 +406,8 @@ static void s_on_update(xt_learner *l, xt_worker_job *j) {
         xt_prom_gauge_set(l->st.grad_norm, r->grad_norm);
         xt_prom_gauge_set(l->st.learning_rate, r->lr);
         xt_prom_gauge_set(l->st.entropy_coef, r->ent_coef);
-        xt_info("fold %d | step %lld/%llu | update %lld | policy %.4f value %.4f entropy %.4f kl %.5f clip %.3f ev %.3f%s%s "
-                "| %d chunks %.2fs",
+        xt_info("fold %d | step %lld/%llu | update %lld | policy %.4f value %.4f entropy %.4f kl %.5f clip %.3f "
+                "ev %.3f%s%s | %d chunks %.2fs",
                 l->fold, (long long)l->env_steps, (unsigned long long)l->budget, (long long)l->updates, r->policy_loss,
                 r->value_loss, r->entropy, r->approx_kl, r->clip_fraction, r->explained_variance,
                 r->kl_stop ? " kl-stop" : "", r->skipped ? " (non-finite skips)" : "", chunks, j->seconds);
@@ -426,7 +426,8 @@ static void s_on_update(xt_learner *l, xt_worker_job *j) {
         if (l->env_steps >= (int64_t)l->budget && !l->final_valid) {
             // Done with this fold: its final checkpoint goes out at once;
             // the broker's CHECKPOINT command then finds it written.
-            xt_info("fold %d: step budget reached (%lld env steps): final checkpoint", l->fold, (long long)l->env_steps);
+            xt_info("fold %d: step budget reached (%lld env steps): final checkpoint", l->fold,
+                    (long long)l->env_steps);
             l->want_final = 1;
         }
     }
@@ -449,7 +450,8 @@ static void s_on_validate(xt_learner *l, xt_worker_job *j) {
         return;
     }
     xt_info("fold %d | validation Sharpe %.4f (best %.4f)%s%s", l->fold, j->val_sharpe,
-            j->have_best ? j->best.val_sharpe : NAN, j->new_best ? " new best -> " : "", j->new_best ? j->best_path : "");
+            j->have_best ? j->best.val_sharpe : NAN, j->new_best ? " new best -> " : "",
+            j->new_best ? j->best_path : "");
 }
 
 static void s_on_save(xt_learner *l, xt_worker_job *j) {
@@ -500,13 +502,13 @@ static int s_on_worker(zloop_t *loop, zsock_t *sock, void *arg) {
     xt_learner *l = arg;
     xt_worker_job *j = xt_worker_done(l->worker);
     if (!j) return 0;
-    if (j->rc == 0 || j->kind == XT_JOB_UPDATE) l->params_bad = j->params && !j->params_finite;
+    if (j->rc == 0 || j->kind == XT_WORKER_UPDATE) l->params_bad = j->params && !j->params_finite;
     switch (j->kind) {
-    case XT_JOB_FOLD: s_on_fold(l, j); break;
-    case XT_JOB_UPDATE: s_on_update(l, j); break;
-    case XT_JOB_VALIDATE: s_on_validate(l, j); break;
-    case XT_JOB_SAVE: s_on_save(l, j); break;
-    case XT_JOB_ROLLBACK: s_on_rollback(l, j); break;
+    case XT_WORKER_FOLD: s_on_fold(l, j); break;
+    case XT_WORKER_UPDATE: s_on_update(l, j); break;
+    case XT_WORKER_VALIDATE: s_on_validate(l, j); break;
+    case XT_WORKER_SAVE: s_on_save(l, j); break;
+    case XT_WORKER_ROLLBACK: s_on_rollback(l, j); break;
     }
     s_pull_reader(l);
     s_pump(l);
@@ -718,7 +720,7 @@ static void s_sample(xt_learner *l) {
 static int s_tick(xt_learner *l) {
     double now = s_now();
     xt_learner_stats_tick(&l->st);
-    if (*l->o.stop) s_begin_stop(l, "signal", 1);
+    if (l->o.stop && *l->o.stop) s_begin_stop(l, "signal", 1);
     // CP §4.3: a broker silent for liveness_ms (or no welcome in that time)
     // -> a new DEALER and Register, every actor.reconnect_ms until welcomed.
     // Training goes on meanwhile: chunks and weights bypass the broker.
@@ -766,27 +768,26 @@ static int s_security(xt_learner *l, xt_wire_sockopt *server, xt_wire_sockopt *c
 // learner.backend -> the backend updates run on. The trainer (rl/trainer.h)
 // builds the CPU backend itself, so today every choice resolves to it: cpu
 // as asked, auto with the reason CUDA was not taken, cuda as an error. The
-// CUDA backend (learner/cuda, xt_backend_cuda_new) plugs in here once the
-// trainer accepts a backend from its caller; the probe already tells whether
-// this build and machine could run it.
+// CUDA backend plugs in here (learner/backend_select.h, xt_backend_open with
+// the same names) once the trainer accepts a backend from its caller; the
+// probe already tells whether this build and machine could run it.
 static int s_backend(const xt_config *c, xt_err *err) {
     if (c->learner_backend == xt_config_enum_index(XT_CFGK_learner_backend, "cpu")) {
         xt_info("backend: cpu (OpenBLAS, %lld threads)", (long long)c->ppo_threads);
         return 0;
     }
-    char why[256] = "this build has no CUDA backend (CUDA toolkit, cuDNN or NCCL not found at configure time)";
-    int gpu = 0;
-#ifdef XT_HAVE_CUDA
-    gpu = xt_cuda_probe(why, sizeof why) == 0;
+    char why[256];
+    int gpu = xt_cuda_probe(why, sizeof why) == 0;
     if (gpu) snprintf(why, sizeof why, "a GPU is usable, but the trainer builds only the CPU backend so far");
-#endif
     if (c->learner_backend == xt_config_enum_index(XT_CFGK_learner_backend, "cuda")) {
         char where[384];
         return xt_err_set(err, XT_EDEVICE, "%s: cuda: %s; use cpu or auto",
                           xt_config_where(c, XT_CFGK_learner_backend, where, sizeof where), why);
     }
-    if (gpu) xt_warn("backend: auto -> cpu: %s", why);
-    else xt_info("backend: auto -> cpu (OpenBLAS, %lld threads): %s", (long long)c->ppo_threads, why);
+    if (gpu)
+        xt_warn("backend: auto -> cpu: %s", why);
+    else
+        xt_info("backend: auto -> cpu (OpenBLAS, %lld threads): %s", (long long)c->ppo_threads, why);
     return 0;
 }
 

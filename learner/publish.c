@@ -180,6 +180,10 @@ xt_publish *xt_publish_new(const xt_publish_config *cfg, xt_err *err) {
     else
         xt_wire_sockopt_default(&p->opt);
     if (p->opt.hwm <= 0) p->opt.hwm = S_DEFAULT_HWM;
+    // Newest wins on the sending side too: a subscriber whose pipe is busy
+    // keeps only the newest frame queued (a PUB at its high-water mark would
+    // otherwise drop the NEW frame and keep the old ones).
+    p->opt.conflate = 1;
     p->actor = zactor_new(s_actor, p);
     if (!p->actor) {
         xt_err_set(err, XT_EIO, "weights publisher: cannot start its thread");

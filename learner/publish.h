@@ -12,8 +12,9 @@
 //                        subscriber joined) get the weights within that time
 //   xt_publish_destroy   "$TERM"
 //
-// The PUB socket keeps a small send high-water mark and actors subscribe
-// with conflate: a slow subscriber loses old versions, never the newest.
+// The PUB socket conflates (ZMQ_CONFLATE: each subscriber's outbound queue
+// holds only the newest frame) and actors subscribe with conflate: a slow
+// subscriber loses old versions, never the newest.
 // Threads: the actor thread owns the socket, the encoder and the params
 // copy; xt_publish_* are called from one other thread (the learner's loop).
 // Statistics are atomics readable from any thread.

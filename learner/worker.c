@@ -102,22 +102,22 @@ static int s_fold(s_ctx *x, xt_worker_job *j) {
     int64_t steps[64];
     int n = xt_ckptdir_list(x->dir, steps, 64, &j->err);
     if (n < 0) return n;
-    j->start = XT_START_FRESH;
+    j->start = XT_WORKER_FRESH;
     j->from[0] = '\0';
-    for (int i = 0; i < n && j->start == XT_START_FRESH; i++) {
+    for (int i = 0; i < n && j->start == XT_WORKER_FRESH; i++) {
         xt_ckptdir_path(j->from, sizeof j->from, x->dir, steps[i]);
         xt_err e = {0};
         if (xt_trainer_load(x->tr, j->from, XT_TRAINER_LOAD_RESUME, &e) == 0)
-            j->start = XT_START_RESUMED;
+            j->start = XT_WORKER_RESUMED;
         else
             xt_warn("cannot resume from %s: %s", j->from, e.msg);
     }
-    if (j->start == XT_START_FRESH) {
+    if (j->start == XT_WORKER_FRESH) {
         char prev[XT_WORKER_PATH_MAX], pdir[XT_WORKER_PATH_MAX - 64];
         xt_ckptdir_best(prev, sizeof prev, xt_ckptdir_fold(pdir, sizeof pdir, x->run_dir, j->fold - 1));
         if (x->cfg->folds_warm_start && j->fold > 0 && xt_file_exists(prev)) {
             if ((rc = xt_trainer_load(x->tr, prev, XT_TRAINER_LOAD_WARM, &j->err))) return rc;
-            j->start = XT_START_WARM;
+            j->start = XT_WORKER_WARM;
             snprintf(j->from, sizeof j->from, "%s", prev);
         } else {
             j->from[0] = '\0';
@@ -185,23 +185,23 @@ static void s_run(s_ctx *x, xt_worker_job *j) {
     xt_err_clear(&j->err);
     j->validated = j->new_best = 0;
     j->path[0] = '\0';
-    if (j->kind != XT_JOB_FOLD && !x->tr) {
+    if (j->kind != XT_WORKER_FOLD && !x->tr) {
         j->rc = xt_err_set(&j->err, XT_ESTATE, "worker: no fold loaded");
     } else {
         switch (j->kind) {
-        case XT_JOB_FOLD: j->rc = s_fold(x, j); break;
-        case XT_JOB_UPDATE: {
+        case XT_WORKER_FOLD: j->rc = s_fold(x, j); break;
+        case XT_WORKER_UPDATE: {
             xt_train_iter it;
             memset(&it, 0, sizeof it);
             j->rc = xt_trainer_update(x->tr, j->batch, &it, &j->err);
             j->rep = it.ppo;
             break;
         }
-        case XT_JOB_VALIDATE: j->rc = s_validate(x, j); break;
-        case XT_JOB_SAVE: j->rc = s_save_job(x, j); break;
-        case XT_JOB_ROLLBACK: j->rc = s_rollback(x, j); break;
+        case XT_WORKER_VALIDATE: j->rc = s_validate(x, j); break;
+        case XT_WORKER_SAVE: j->rc = s_save_job(x, j); break;
+        case XT_WORKER_ROLLBACK: j->rc = s_rollback(x, j); break;
         }
-        if (j->rc && j->kind == XT_JOB_FOLD) s_close(x);
+        if (j->rc && j->kind == XT_WORKER_FOLD) s_close(x);
     }
     j->params = x->tr ? xt_trainer_params(x->tr) : NULL;
     j->params_finite = j->params != NULL;

@@ -39,13 +39,19 @@
 
 #define XT_WORKER_PATH_MAX 1200
 
-typedef enum { XT_JOB_FOLD, XT_JOB_UPDATE, XT_JOB_VALIDATE, XT_JOB_SAVE, XT_JOB_ROLLBACK } xt_job_kind;
+typedef enum {
+    XT_WORKER_FOLD,
+    XT_WORKER_UPDATE,
+    XT_WORKER_VALIDATE,
+    XT_WORKER_SAVE,
+    XT_WORKER_ROLLBACK,
+} xt_worker_kind;
 
 // How FOLD started the trainer.
-typedef enum { XT_START_FRESH, XT_START_RESUMED, XT_START_WARM } xt_start_kind;
+typedef enum { XT_WORKER_FRESH, XT_WORKER_RESUMED, XT_WORKER_WARM } xt_worker_start;
 
 typedef struct {
-    xt_job_kind kind;
+    xt_worker_kind kind;
     // ---- inputs
     int fold;              // FOLD
     const xt_batch *batch; // UPDATE (borrowed until done)
@@ -62,7 +68,7 @@ typedef struct {
     xt_model_spec spec;
     uint64_t n_params;
     int chunks_per_env;     // ceil(ppo.n_steps / T)
-    xt_start_kind start;
+    xt_worker_start start;
     char from[XT_WORKER_PATH_MAX]; // checkpoint resumed or warm-started from
     // ---- UPDATE
     xt_ppo_report rep;

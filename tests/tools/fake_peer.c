@@ -16,9 +16,10 @@
 //     --curve-cert PATH    CurveZMQ client key pair (PATH and PATH_secret)
 //     --curve-server PATH  the broker's public certificate
 //     --timeout-ms N       give up after N ms (exit 5; default 60000)
-//   xt-fake-peer --endpoint EP --garbage
+//   xt-fake-peer --endpoint EP --garbage [--socket dealer|push]
 //     sends six bad frames (garbage, truncated, oversized, wrong version,
-//     three parts, empty) and exits 0.
+//     three parts, empty) from a DEALER (to the broker's ROUTER) or a PUSH
+//     (to the learner's chunk PULL) and exits 0.
 //
 // Exit status: 0 on DONE, 3 on STOP, 4 never registered, 5 timeout, 2 usage.
 #include "core/xtime.h"
@@ -38,6 +39,7 @@ typedef struct {
     const char *endpoint, *id, *hang_on, *curve_cert, *curve_server;
     xt_wire_role role;
     int capacity, beat_ms, liveness_ms, steps_per_beat, ckpt_every, eval_delay_ms, timeout_ms;
+    int sock_type; // ZMQ_DEALER, or ZMQ_PUSH for --garbage --socket push
 } opts;
 
 typedef struct {
@@ -78,10 +80,10 @@ static void s_connect(peer *p) {
     zsock_destroy(&p->sock);
     xt_wire_sockopt o;
     xt_wire_sockopt_default(&o);
-    o.routing_id = p->o.id;
+    o.routing_id = p->o.sock_type == ZMQ_DEALER ? p->o.id : NULL; // PUSH sockets have no identity
     if (p->cert) o.curve_cert = p->cert, o.curve_server_key = p->server_key;
     xt_err err = {0};
-    p->sock = xt_wire_connect(ZMQ_DEALER, p->o.endpoint, &o, &err);
+    p->sock = xt_wire_connect(p->o.sock_type, p->o.endpoint, &o, &err);
     if (!p->sock) {
         fprintf(stderr, "fake_peer: %s\n", err.msg);
         exit(1);
@@ -274,7 +276,7 @@ int main(int argc, char **argv) {
     peer *p = calloc(1, sizeof *p);
     opts *o = &p->o;
     *o = (opts){.capacity = 2, .beat_ms = 100, .liveness_ms = 1000, .steps_per_beat = 1024, .ckpt_every = 4,
-                .eval_delay_ms = 50, .timeout_ms = 60000, .id = "fake"};
+                .eval_delay_ms = 50, .timeout_ms = 60000, .id = "fake", .sock_type = ZMQ_DEALER};
     int garbage = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -294,6 +296,7 @@ int main(int argc, char **argv) {
         else if (strcmp(a, "--curve-cert") == 0) o->curve_cert = v;
         else if (strcmp(a, "--curve-server") == 0) o->curve_server = v;
         else if (strcmp(a, "--timeout-ms") == 0) o->timeout_ms = atoi(v);
+        else if (strcmp(a, "--socket") == 0) o->sock_type = strcmp(v, "push") == 0 ? ZMQ_PUSH : ZMQ_DEALER;
         else return fprintf(stderr, "fake_peer: unknown option %s\n", a), 2;
     }
     if (!o->endpoint || (!garbage && !o->role)) return fprintf(stderr, "fake_peer: --endpoint and --role are required\n"), 2;

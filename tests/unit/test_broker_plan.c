@@ -8,11 +8,13 @@
 
 #include "assign.h"
 #include "evalcurves.h"
+#include "export.h"
 #include "plan.h"
 #include "run.h"
 #include "runreport.h"
 
 #include "core/config.h"
+#include "core/fileio.h"
 #include "core/rng.h"
 #include "core/xtime.h"
 #include "market/dataset.h"
@@ -653,6 +655,47 @@ static void t_report_curves(void **state) {
     xt_run_destroy(&r);
 }
 
+// ---------------------------------------------------------------- model export
+
+static void t_export(void **state) {
+    static xt_config cfg;
+    s_load(&cfg, s_tiny);
+    char dir[256], runs[300], path[1024], buf[512];
+    xt_err e = {0};
+    // The registry sits beside the runs directory.
+    assert_string_equal(xt_export_root(&cfg, path, sizeof path), "models");
+    assert_int_equal(xt_config_set(&cfg, "run.dir", "/var/lib/xtrade/runs/", &e), 0);
+    assert_string_equal(xt_export_root(&cfg, path, sizeof path), "/var/lib/xtrade/models");
+    assert_int_equal(xt_config_set(&cfg, "run.dir", "/runs", &e), 0);
+    assert_string_equal(xt_export_root(&cfg, path, sizeof path), "/models");
+
+    xt_test_tmpdir(dir, "broker-export");
+    snprintf(runs, sizeof runs, "%s/runs", dir);
+    assert_int_equal(xt_config_set(&cfg, "run.dir", runs, &e), 0);
+    assert_int_equal(xt_config_set(&cfg, "data.timeframes", "1h,4h", &e), 0);
+    const char *ckpt = xt_test_write(buf, dir, "ckpt-best.xtck", "not really a checkpoint\n");
+    assert_int_equal(xt_export_model(&cfg, ckpt, &e), 0);
+    // Two symbols: one shared policy, one copy per timeframe.
+    for (int ti = 0; ti < 2; ti++) {
+        char want[600];
+        snprintf(want, sizeof want, "%s/models/shared/ppo/%s/tiny.xtck", dir, ti ? "4h" : "1h");
+        assert_string_equal(xt_export_path(&cfg, ti, path, sizeof path), want);
+        char *text = NULL;
+        size_t len = 0;
+        assert_int_equal(xt_file_read_all(want, 1024, &text, &len, &e), 0);
+        assert_string_equal(text, "not really a checkpoint\n");
+        free(text);
+    }
+    // An asset-env run over one symbol exports under that symbol.
+    assert_int_equal(xt_config_set(&cfg, "data.symbols", "EURUSD", &e), 0);
+    char want[600];
+    snprintf(want, sizeof want, "%s/models/EURUSD/ppo/4h/tiny.xtck", dir);
+    assert_string_equal(xt_export_path(&cfg, 1, path, sizeof path), want);
+    // A checkpoint the broker cannot read is a sentence, not a crash.
+    assert_int_equal(xt_export_model(&cfg, "/nowhere/fold-0/ckpt-best.xtck", &e), XT_ENOTFOUND);
+    assert_contains(e.msg, "/nowhere/fold-0/ckpt-best.xtck is not readable on the broker's machine");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_plan_explicit),       cmocka_unit_test(t_plan_rolling_portfolio),
@@ -660,6 +703,7 @@ int main(void) {
         cmocka_unit_test(t_assign_train_balance), cmocka_unit_test(t_assign_eval),
         cmocka_unit_test(t_journal_resume),      cmocka_unit_test(t_journal_torn_tail),
         cmocka_unit_test(t_evalcurve_read),      cmocka_unit_test(t_report_curves),
+        cmocka_unit_test(t_export),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

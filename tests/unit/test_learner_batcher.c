@@ -69,13 +69,13 @@ static void s_fill(chunk_store *s, int k, int gaussian, int critic, int masks, c
     };
 }
 
-static xt_chunk_shape s_shape(int gaussian, int shared, int n_symbols) {
+static xt_batcher_shape s_shape(int gaussian, int shared, int n_symbols) {
     xt_model_spec spec;
     xt_model_spec_default(&spec, D, A, gaussian);
     spec.lstm_layers = L, spec.lstm_hidden = H, spec.shared_trunk = shared;
     if (n_symbols) spec.n_symbols = n_symbols, spec.emb_dim = 2;
-    xt_chunk_shape sh;
-    xt_chunk_shape_of(&sh, &spec, T);
+    xt_batcher_shape sh;
+    xt_batcher_shape_of(&sh, &spec, T);
     return sh;
 }
 
@@ -90,7 +90,7 @@ static xt_cfg_strlist s_symbols(void) {
 
 static void t_categorical_layout(void **state) {
     (void)state;
-    xt_chunk_shape sh = s_shape(0, 0, 0);
+    xt_batcher_shape sh = s_shape(0, 0, 0);
     assert_int_equal(sh.state_size, 2 * L * H);
     xt_err err = {0};
     xt_batcher *b = xt_batcher_new(&sh, 3, &err);
@@ -141,7 +141,7 @@ static void t_categorical_layout(void **state) {
 
 static void t_gaussian_shared_layout(void **state) {
     (void)state;
-    xt_chunk_shape sh = s_shape(1, 1, 0);
+    xt_batcher_shape sh = s_shape(1, 1, 0);
     xt_batcher *b = xt_batcher_new(&sh, 2, NULL);
     assert_non_null(b);
     chunk_store s;
@@ -161,7 +161,7 @@ static void t_gaussian_shared_layout(void **state) {
 
 static void t_symbol_ids(void **state) {
     (void)state;
-    xt_chunk_shape sh = s_shape(0, 0, 3);
+    xt_batcher_shape sh = s_shape(0, 0, 3);
     assert_int_equal(sh.n_symbols, 3);
     xt_cfg_strlist syms = s_symbols();
     xt_batcher *b = xt_batcher_new(&sh, 2, NULL);
@@ -171,7 +171,7 @@ static void t_symbol_ids(void **state) {
     xt_err err = {0};
     for (int k = 0; k < 2; k++) {
         int32_t id = -9;
-        assert_int_equal(xt_chunk_check(&sh, &s[k].c, &syms, &id, &err), XT_CHUNK_OK);
+        assert_int_equal(xt_batcher_check(&sh, &s[k].c, &syms, &id, &err), XT_BATCHER_OK);
         assert_int_equal(id, k == 0 ? 2 : 0);
         xt_batcher_add(b, &s[k].c, id);
     }
@@ -182,7 +182,7 @@ static void t_symbol_ids(void **state) {
     // A symbol the embedding has no row for.
     s_fill(&s[0], 0, 0, 1, 1, "SOLUSD");
     int32_t id;
-    assert_int_equal(xt_chunk_check(&sh, &s[0].c, &syms, &id, &err), XT_CHUNK_INVALID);
+    assert_int_equal(xt_batcher_check(&sh, &s[0].c, &syms, &id, &err), XT_BATCHER_INVALID);
     assert_string_equal(err.msg, "RolloutChunk.shard.symbol: \"SOLUSD\" has no row in the symbol embedding");
     xt_batcher_destroy(&b);
 }
@@ -191,39 +191,39 @@ static void t_symbol_ids(void **state) {
 
 static void t_shape_check(void **state) {
     (void)state;
-    xt_chunk_shape sh = s_shape(0, 0, 0);
+    xt_batcher_shape sh = s_shape(0, 0, 0);
     chunk_store s;
     xt_err err = {0};
     int32_t id;
     s_fill(&s, 0, 0, 1, 1, "EURUSD");
-    assert_int_equal(xt_chunk_check(&sh, &s.c, NULL, &id, &err), XT_CHUNK_OK);
+    assert_int_equal(xt_batcher_check(&sh, &s.c, NULL, &id, &err), XT_BATCHER_OK);
     assert_int_equal(id, -1);
 
     s.c.obs_dim = D + 1;
-    assert_int_equal(xt_chunk_check(&sh, &s.c, NULL, &id, &err), XT_CHUNK_SHAPE);
+    assert_int_equal(xt_batcher_check(&sh, &s.c, NULL, &id, &err), XT_BATCHER_SHAPE);
     assert_string_equal(err.msg, "RolloutChunk.obs_dim: 4 but the model takes 3");
     s_fill(&s, 0, 0, 1, 1, "EURUSD");
     s.c.t = T - 1;
-    assert_int_equal(xt_chunk_check(&sh, &s.c, NULL, &id, &err), XT_CHUNK_SHAPE);
+    assert_int_equal(xt_batcher_check(&sh, &s.c, NULL, &id, &err), XT_BATCHER_SHAPE);
     assert_string_equal(err.msg, "RolloutChunk.t: 3 but the model takes 4");
     s_fill(&s, 0, 0, 1, 1, "EURUSD");
     s.c.lstm_hidden = H + 2;
-    assert_int_equal(xt_chunk_check(&sh, &s.c, NULL, &id, &err), XT_CHUNK_SHAPE);
+    assert_int_equal(xt_batcher_check(&sh, &s.c, NULL, &id, &err), XT_BATCHER_SHAPE);
     assert_string_equal(err.msg, "RolloutChunk.lstm_hidden: 4 but the model takes 2");
     s_fill(&s, 0, 1, 1, 1, "EURUSD"); // continuous actions for a categorical head
-    assert_int_equal(xt_chunk_check(&sh, &s.c, NULL, &id, &err), XT_CHUNK_SHAPE);
+    assert_int_equal(xt_batcher_check(&sh, &s.c, NULL, &id, &err), XT_BATCHER_SHAPE);
     assert_string_equal(err.msg, "RolloutChunk.action_kind: continuous actions but the model's head is categorical");
     s_fill(&s, 0, 0, 0, 1, "EURUSD"); // no critic state for a separate critic
-    assert_int_equal(xt_chunk_check(&sh, &s.c, NULL, &id, &err), XT_CHUNK_SHAPE);
+    assert_int_equal(xt_batcher_check(&sh, &s.c, NULL, &id, &err), XT_BATCHER_SHAPE);
     assert_string_equal(err.msg, "RolloutChunk.critic_h: missing but the model has a separate critic");
-    xt_chunk_shape shared = s_shape(0, 1, 0);
+    xt_batcher_shape shared = s_shape(0, 1, 0);
     s_fill(&s, 0, 0, 1, 1, "EURUSD");
-    assert_int_equal(xt_chunk_check(&shared, &s.c, NULL, &id, &err), XT_CHUNK_SHAPE);
+    assert_int_equal(xt_batcher_check(&shared, &s.c, NULL, &id, &err), XT_BATCHER_SHAPE);
     assert_string_equal(err.msg, "RolloutChunk.critic_h: set but the model's critic shares the actor's trunk");
     // A taken action its own mask forbids.
     s_fill(&s, 0, 0, 1, 1, "EURUSD");
     s.masks[2 * A + s.acat[2]] = 0;
-    assert_int_equal(xt_chunk_check(&sh, &s.c, NULL, &id, &err), XT_CHUNK_INVALID);
+    assert_int_equal(xt_batcher_check(&sh, &s.c, NULL, &id, &err), XT_BATCHER_INVALID);
     assert_string_equal(err.msg, "RolloutChunk.actions[2]: action 2 is masked at that step");
 }
 
@@ -231,7 +231,7 @@ static void t_shape_check(void **state) {
 
 static void t_capacity_and_drop(void **state) {
     (void)state;
-    xt_chunk_shape sh = s_shape(0, 0, 0);
+    xt_batcher_shape sh = s_shape(0, 0, 0);
     xt_batcher *b = xt_batcher_new(&sh, 5, NULL);
     chunk_store s[5];
     const uint64_t versions[5] = {3, 1, 4, 1, 5};
@@ -266,7 +266,7 @@ static void t_capacity_and_drop(void **state) {
 static void t_frame_bound(void **state) {
     (void)state;
     // The decoder limit computed from the shape fits the largest valid frame.
-    xt_chunk_shape sh = s_shape(1, 0, 0);
+    xt_batcher_shape sh = s_shape(1, 0, 0);
     chunk_store s;
     s_fill(&s, 0, 1, 1, 1, "EURUSD");
     float values[T + 1] = {0};
@@ -283,8 +283,8 @@ static void t_frame_bound(void **state) {
     const void *f;
     size_t len;
     assert_int_equal(xt_wire_encode(e, &m, &f, &len, &err), 0);
-    assert_true(len <= xt_chunk_shape_frame_bytes(&sh));
-    assert_true(xt_chunk_shape_frame_bytes(&sh) < len + 8192);
+    assert_true(len <= xt_batcher_frame_bytes(&sh));
+    assert_true(xt_batcher_frame_bytes(&sh) < len + 8192);
     xt_wire_encoder_destroy(&e);
 }
 

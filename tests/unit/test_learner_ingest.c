@@ -33,12 +33,12 @@ typedef struct {
     uint64_t seq;
 } fixture;
 
-static xt_chunk_shape s_shape(void) {
+static xt_batcher_shape s_shape(void) {
     xt_model_spec spec;
     xt_model_spec_default(&spec, D, A, 0);
     spec.lstm_layers = L, spec.lstm_hidden = H;
-    xt_chunk_shape sh;
-    xt_chunk_shape_of(&sh, &spec, T);
+    xt_batcher_shape sh;
+    xt_batcher_shape_of(&sh, &spec, T);
     return sh;
 }
 

@@ -85,7 +85,8 @@ static void s_spawn(fixture *f, int n, const char *const *extra) {
         int a = 0;
         argv[a++] = (char *)LEARNER, argv[a++] = (char *)"--config", argv[a++] = (char *)CONFIG;
         argv[a++] = (char *)"--broker", argv[a++] = broker;
-        for (size_t i = 0; i < sizeof sets / sizeof *sets; i++) argv[a++] = (char *)"--set", argv[a++] = (char *)sets[i];
+        for (size_t i = 0; i < sizeof sets / sizeof *sets; i++)
+            argv[a++] = (char *)"--set", argv[a++] = (char *)sets[i];
         for (int i = 0; extra && extra[i] && a < 60; i++) argv[a++] = (char *)"--set", argv[a++] = (char *)extra[i];
         argv[a] = NULL;
         execv(LEARNER, argv);
@@ -520,7 +521,8 @@ static void t_loopback(void **state) {
     assert_int_equal(xt_ckptdir_info_read(ck.ckpt_done.path, &best, &err), 0);
     assert_int_equal(ck.ckpt_done.policy_version, (uint64_t)best.updates);
     assert_true(best.updates == 1 || best.updates == 2);
-    assert_true(ck.ckpt_done.val_sharpe == best.val_sharpe || (isnan(ck.ckpt_done.val_sharpe) && isnan(best.val_sharpe)));
+    assert_true(ck.ckpt_done.val_sharpe == best.val_sharpe ||
+                (isnan(ck.ckpt_done.val_sharpe) && isnan(best.val_sharpe)));
     snprintf(path, sizeof path, "%s/tiny/fold-0/ckpt-%d.xtck", f->runs, BUDGET);
     assert_true(access(path, R_OK) == 0);
     // After the final CheckpointDone its heartbeats report 0 steps, idle.
