@@ -3,6 +3,7 @@
 #include "cli.h"
 #include "cli_cluster.h"
 #include "cli_data.h"
+#include "cli_env.h"
 #include "cli_train.h"
 
 #include "core/log.h"
@@ -26,6 +27,10 @@ static const s_cmd s_cmds[] = {
     {"data", "build", xt_cli_data_build, "data build --config FILE             build normalized feature caches"},
     {"train", NULL, xt_cli_train, "train --local --config FILE [--fold K] [--out DIR]   recurrent PPO in this process"},
     {"eval", NULL, xt_cli_eval, "eval --checkpoint FILE --config FILE [--fold K] [--out DIR]   test metrics of a checkpoint"},
+    {"env", "replay", xt_cli_env_replay,
+     "env replay --config FILE --symbol SYM|ALL --timeframe TF --actions A.csv --out O.csv   action file through the env"},
+    {"env", "baseline", xt_cli_env_baseline,
+     "env baseline --config FILE [--fold K] [--window W]   baseline metrics per shard"},
     {"status", NULL, xt_cli_status, "status [--broker tcp://HOST:5555]     run id, fold, phase, progress, workers"},
     {"keys", "gen", xt_cli_keys_gen, "keys gen DIR [--force]                CurveZMQ key pairs + allowed/ for a cluster"},
 };

@@ -291,7 +291,10 @@ int xt_dataset_build(const xt_config *cfg, int force, xt_dataset_stats *st,
         int built = 0;
         for (int fi = 0; fi < nf && rc == 0; fi++) {
             s_hash h = base_hash;
-            s_hash_add(&h, &folds[fi], sizeof folds[fi]);
+            // Field by field: the struct's padding bytes are not part of the value.
+            int64_t win[5] = {folds[fi].train_start, folds[fi].train_end, folds[fi].val_start,
+                              folds[fi].test_start, folds[fi].test_end};
+            s_hash_add(&h, win, sizeof win);
             s_hash_add(&h, &tf, sizeof tf);
             int nshards = cfg->env_kind == XT_ENV_KIND_PORTFOLIO ? 1 : k;
             for (int s = 0; s < nshards && rc == 0; s++) {

@@ -137,10 +137,13 @@ int xt_eval_baselines(int kind, const xt_rl_shard *s, int window, const xt_env_p
                       xt_metrics out[XT_BASELINE_COUNT], xt_err *err) {
     int64_t b = s->row[window][0], e = s->row[window][1];
     int every = s->tf_sec > 0 && s->tf_sec < 86400 ? 86400 / s->tf_sec : 1;
+    // Textbook baselines: costs, sessions and weight constraints apply, but no
+    // stops or terminal rules (a buy-and-hold that re-enters after every ATR
+    // stop would be a different strategy, and lose its fees to whipsaws).
     for (int k = 0; k < XT_BASELINE_COUNT; k++) {
         int rc = kind == XT_ENV_KIND_PORTFOLIO
-                     ? xt_baseline_portfolio(s->m, p, b, e, (xt_baseline_kind)k, every, 1, &out[k], err)
-                     : xt_baseline_asset(s->m, p, b, e, 0, (xt_baseline_kind)k, 1, &out[k], err);
+                     ? xt_baseline_portfolio(s->m, p, b, e, (xt_baseline_kind)k, every, 0, &out[k], err)
+                     : xt_baseline_asset(s->m, p, b, e, 0, (xt_baseline_kind)k, 0, &out[k], err);
         if (rc) return xt_err_prefix(err, "shard %s: %s baseline", s->name, xt_baseline_name((xt_baseline_kind)k));
     }
     return 0;
