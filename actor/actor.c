@@ -18,10 +18,11 @@
 //   - Commands from the broker are level-triggered: a repeated Assignment or
 //     PhaseCommand that changes nothing is a no-op.
 // Ownership: the actor owns its sockets, codecs, shards (the fold's mapped
-// caches), runner, sender, eval worker and stats. Threads: everything here
-// runs on the loop thread; the eval worker and the metrics server have
-// their own threads and share nothing mutable with it but what their
-// headers say.
+// caches), runner, sender, data and eval workers and stats. Threads:
+// everything here runs on the loop thread; the data worker (cache build,
+// fold mapping), the eval worker and the metrics server have their own
+// threads and share nothing mutable with it: the data worker hands over a
+// mapped fold in a message and never touches it again.
 #include "actor_int.h"
 
 #include "core/log.h"
