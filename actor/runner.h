@@ -1,0 +1,130 @@
+// runner.h - the actor's shard runner: the envs of one Assignment, stepped in
+// lockstep by the rl collector (rl/rollout.h: one batched inference over ALL
+// envs per step), cut into rollout chunks of T steps that carry the (h, c)
+// of the chunk start and exactly one behaviour policy version.
+//
+// One collect (xt_runner_collect) = T steps of every env = one chunk per env.
+// Weights change only through xt_runner_set_params, which the caller calls
+// between collects, so every chunk was acted by the single version it names.
+//
+// Envs and shards: the Assignment lists one shard per env (a shard repeats
+// when several envs step it). The runner hands the collector the distinct
+// shards; the collector gives shard s N/S envs (+1 for the first N % S), so
+// the runner orders the shards by their env count, most first, which
+// reproduces the Assignment's counts exactly whenever they take only the two
+// values floor(N/S) and ceil(N/S) (the broker's balanced layout). Otherwise
+// the counts are the collector's even split (xt_runner_exact says which).
+//
+// Non-finite values: the collector stops a collect at the first non-finite
+// observation or reward. The runner then drops the whole collect (its chunks
+// are incomplete), counts it, and the next collect rebuilds the collector
+// with a fresh seed salt (new episodes, recurrent state reset), so one bad
+// value costs one collect, never the process. (Building the envs validates
+// the market window again: data that is itself non-finite fails there.)
+// Each finished chunk is checked again (obs, rewards, log-probs, actions,
+// LSTM state) and a non-finite one is dropped.
+//
+// Episode figures: the collector reports finished episodes per collect, not
+// per env. When all the episodes a collect finished belong to one env their
+// return (final / initial equity - 1) and Sharpe are exact; otherwise every
+// finished episode is credited the collect's mean (counts stay exact). Only
+// exact episodes feed the per-shard "last 100 episodes" means.
+//
+// Ownership: the runner owns its collector, backend (CPU, OpenBLAS, `threads`
+// BLAS threads), host copy of the params and scratch; shards and their
+// markets are borrowed and must outlive it. Threads: one thread drives it.
+#ifndef XT_ACTOR_RUNNER_H
+#define XT_ACTOR_RUNNER_H
+
+#include "core/err.h"
+#include "env/envparams.h"
+#include "nn/model.h"
+#include "rl/shards.h"
+#include "wire/msg.h"
+
+#include <stdint.h>
+
+#define XT_RUNNER_EP_WINDOW 100 // episodes in the per-shard running means
+
+typedef struct {
+    int kind;              // XT_ENV_KIND_ASSET or XT_ENV_KIND_PORTFOLIO
+    int T;                 // steps per chunk (ppo.chunk_len)
+    uint64_t seed;         // collector seed (xt_runner_seed)
+    uint32_t fold;         // written into every chunk's shard key
+    float ls_min, ls_max;  // Gaussian log-std clamp (model.log_std_min / max)
+    int threads;           // BLAS threads of the inference backend (1 = one core)
+} xt_runner_config;
+
+// Per distinct shard: counters since the runner was built.
+typedef struct {
+    const xt_rl_shard *shard; // the caller's entry
+    int n_envs;               // envs stepping it
+    uint64_t steps;           // env steps collected (dropped collects excluded)
+    uint64_t episodes;        // episodes finished
+    // Running means over the last XT_RUNNER_EP_WINDOW exact episodes.
+    int ep_n, ep_next;
+    double ep_ret[XT_RUNNER_EP_WINDOW], ep_sharpe[XT_RUNNER_EP_WINDOW];
+} xt_runner_shard;
+
+// What the last collect did.
+typedef struct {
+    int ok;                 // 1: N chunks ready; 0: the collect was dropped
+    int64_t steps;          // env steps in the ready chunks
+    int episodes;           // episodes finished
+    int dropped_chunks;     // chunks failing the finite check
+    double t_env, t_infer;  // seconds stepping envs (incl. bookkeeping) / in inference
+} xt_runner_report;
+
+typedef struct xt_runner xt_runner;
+
+// Collector seed of one actor: the Assignment's master seed mixed with the
+// actor id and the fold, so two actors (or two folds) never replay the same
+// episode starts and action draws, and a fixed id reproduces them.
+uint64_t xt_runner_seed(uint64_t master, const char *actor_id, uint32_t fold);
+
+// Builds the envs of env_shard[0..n_envs) (indices into shards[0..n_shards),
+// every shard used at least once; each shard's row[XT_RL_TRAIN] is the window
+// to walk) and an inference backend for spec. The params start undefined:
+// call xt_runner_set_params before the first collect. Caller owns the result.
+xt_runner *xt_runner_new(const xt_runner_config *cfg, const xt_rl_shard *shards, int n_shards,
+                         const int *env_shard, int n_envs, const xt_env_params *p,
+                         const xt_model_spec *spec, xt_err *err);
+void xt_runner_destroy(xt_runner **self_p);
+
+// Installs params [n_params] acted by `version`. Call between collects only
+// (the next collect's chunks all carry this version).
+int xt_runner_set_params(xt_runner *self, const float *params, uint64_t version, xt_err *err);
+int xt_runner_has_params(const xt_runner *self);
+uint64_t xt_runner_version(const xt_runner *self);
+// The installed params [n_params] (valid while the runner lives).
+const float *xt_runner_params(const xt_runner *self);
+
+// Steps every env T times. Returns 0 (see rep->ok: a collect that hit a
+// non-finite value is dropped and the collector rebuilt, still 0), or a
+// negative XT_E* for failures that are not the data's fault (inference).
+int xt_runner_collect(xt_runner *self, xt_runner_report *rep, xt_err *err);
+
+// Chunk of env g from the last collect as a wire view (pointers into the
+// runner, valid until the next collect). Returns 0, or 1 when the chunk is
+// not available (collect dropped, or the chunk failed the finite check).
+int xt_runner_chunk(const xt_runner *self, int g, xt_wire_chunk *out);
+
+// Upper bound of the bulk bytes of one chunk (xt_wire_chunk_bytes), for
+// sizing send buffers.
+size_t xt_runner_chunk_bytes(const xt_runner *self);
+
+int xt_runner_n_envs(const xt_runner *self);
+int xt_runner_n_shards(const xt_runner *self);
+// Distinct shard i (i < n_shards), in the caller's order.
+const xt_runner_shard *xt_runner_shard_stats(const xt_runner *self, int i);
+// Index into the caller's shards[] of env g.
+int xt_runner_env_shard(const xt_runner *self, int g);
+// 1 when the per-shard env counts are exactly the Assignment's.
+int xt_runner_exact(const xt_runner *self);
+// Collects dropped for a non-finite observation or reward, and chunks
+// dropped by the per-chunk finite check, since the runner was built.
+uint64_t xt_runner_nonfinite_collects(const xt_runner *self);
+uint64_t xt_runner_nonfinite_chunks(const xt_runner *self);
+const xt_model_layout *xt_runner_layout(const xt_runner *self);
+
+#endif
