@@ -18,10 +18,11 @@
 //   - Commands from the broker are level-triggered: a repeated Assignment or
 //     PhaseCommand that changes nothing is a no-op.
 // Ownership: the actor owns its sockets, codecs, shards (the fold's mapped
-// caches), runner, sender, eval worker and stats. Threads: everything here
-// runs on the loop thread; the eval worker and the metrics server have
-// their own threads and share nothing mutable with it but what their
-// headers say.
+// caches), runner, sender, data and eval workers and stats. Threads:
+// everything here runs on the loop thread; the data worker (cache build,
+// fold mapping), the eval worker and the metrics server have their own
+// threads and share nothing mutable with it: the data worker hands over a
+// mapped fold in a message and never touches it again.
 #include "actor_int.h"
 
 #include "core/log.h"
@@ -398,10 +399,10 @@ static void s_metric_shards(xt_actor *a) {
         char tf[16];
         xt_err err = {0};
         if (xt_astats_shard_get(&a->st, a->ush[s].symbol, xt_timeframe_name(a->ush[s].tf_sec, tf), &a->mshard[s],
-                                &err))
+                                &err)) {
             xt_warn("metrics: %s", err.msg);
-        else if (xt_prom_gauge_get(a->mshard[s].ret) == 0 && xt_prom_gauge_get(a->mshard[s].sharpe) == 0)
-            xt_prom_gauge_set(a->mshard[s].ret, NAN), xt_prom_gauge_set(a->mshard[s].sharpe, NAN);
+            a->mshard[s] = (xt_astats_shard){0};
+        }
         a->mshard_steps[s] = a->mshard_eps[s] = 0;
     }
 }
@@ -547,10 +548,19 @@ static void s_on_phase(xt_actor *a, const xt_wire_phase_cmd *p) {
 static void s_account(xt_actor *a, const xt_runner_report *rep) {
     for (int s = 0; s < xt_runner_n_shards(a->runner); s++) {
         const xt_runner_shard *rs = xt_runner_shard_stats(a->runner, s);
-        xt_prom_counter_add_u64(a->mshard[s].steps, rs->steps - a->mshard_steps[s]);
-        xt_prom_counter_add_u64(a->mshard[s].episodes, rs->episodes - a->mshard_eps[s]);
+        if (a->mshard[s].steps) {
+            xt_prom_counter_add_u64(a->mshard[s].steps, rs->steps - a->mshard_steps[s]);
+            xt_prom_counter_add_u64(a->mshard[s].episodes, rs->episodes - a->mshard_eps[s]);
+        }
         a->mshard_steps[s] = rs->steps, a->mshard_eps[s] = rs->episodes;
-        if (rs->ep_n > 0) {
+        if (rs->ep_n > 0 && !a->mshard[s].ret) {
+            xt_err err = {0};
+            char tf[16];
+            if (xt_astats_shard_episodes(&a->st, a->ush[s].symbol, xt_timeframe_name(a->ush[s].tf_sec, tf),
+                                         &a->mshard[s], &err))
+                xt_warn("metrics: %s", err.msg);
+        }
+        if (rs->ep_n > 0 && a->mshard[s].ret) {
             double r = 0, sh = 0;
             for (int k = 0; k < rs->ep_n; k++) r += rs->ep_ret[k], sh += rs->ep_sharpe[k];
             xt_prom_gauge_set(a->mshard[s].ret, r / rs->ep_n);
