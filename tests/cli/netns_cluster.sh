@@ -367,7 +367,15 @@ done_line=$(grep -o 'run tiny done: .*' "$TMP/broker.log" | head -1)
 [ -n "$done_line" ] && ok "broker: $done_line" || bad "no 'run tiny done' line in the broker's log"
 
 san=$(grep -l -E 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "$TMP"/*.log 2>/dev/null | tr '\n' ' ')
-[ -z "$san" ] && ok "no sanitizer report in the daemons' logs" || bad "sanitizer reports in: $san"
+if [ -z "$san" ]; then
+    ok "no sanitizer report in the daemons' logs"
+else
+    bad "sanitizer reports in: $san"
+    for f in $san; do
+        echo "---- ${f##*/}: the report"
+        grep -m1 -A 30 -E 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "$f"
+    done
+fi
 for a in actor-ns1 actor-ns2; do
     f="$TMP/$a.log"
     if grep -q "registered with the broker at tcp://$HD_IP:5555" "$f" &&

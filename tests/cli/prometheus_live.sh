@@ -260,12 +260,15 @@ soak_until = time.monotonic() + max(0.0, float(soak))
 pids = [int(p) for p in pids.split()]
 names = ["broker-0", "learner-0", "actor-0", "actor-1"]
 
+class ApiError(Exception):
+    """Prometheus answered and refused the query (bad PromQL): permanent."""
+
 def api(path, **params):
     url = prom + path + ("?" + urllib.parse.urlencode(params) if params else "")
     with urllib.request.urlopen(url, timeout=10) as r:
         d = json.load(r)
     if d.get("status") != "success":
-        raise RuntimeError("%s: %s" % (d.get("errorType"), d.get("error")))
+        raise ApiError("%s: %s" % (d.get("errorType"), d.get("error")))
     return d["data"]
 
 def query(expr):
@@ -286,21 +289,27 @@ def bail(msg):
     sys.exit(1)
 
 # ---- every target up, scraped at least twice
+targets, http_err = [], ""
 while True:
-    targets = api("/api/v1/targets", state="active")["activeTargets"]
-    up = [t for t in targets if t["health"] == "up"]
     counts = {}
-    if len(targets) == 4 and len(up) == 4:
-        for s in query("count_over_time(up[5m])"):
-            counts[(s["metric"]["job"], s["metric"]["instance"])] = float(s["value"][1])
-        if len(counts) == 4 and min(counts.values()) >= 2:
-            break
+    try:
+        targets = api("/api/v1/targets", state="active")["activeTargets"]
+        up = [t for t in targets if t["health"] == "up"]
+        if len(targets) == 4 and len(up) == 4:
+            for s in query("count_over_time(up[5m])"):
+                counts[(s["metric"]["job"], s["metric"]["instance"])] = float(s["value"][1])
+            if len(counts) == 4 and min(counts.values()) >= 2:
+                break
+    except ApiError:
+        raise
+    except Exception as e:  # noqa: BLE001 - HTTP trouble under load: try again
+        http_err = "; last HTTP error: %s" % e
     if dead_daemons():
         bail("daemon(s) exited before Prometheus scraped them twice: " + ", ".join(dead_daemons()))
     if time.monotonic() > deadline:
         bail("targets not all up with 2 scrapes: " + "; ".join(
             "%s %s %s %s" % (t["labels"]["job"], t["scrapeUrl"], t["health"], t.get("lastError", ""))
-            for t in targets))
+            for t in targets) + http_err)
     time.sleep(0.5)
 print("ok - Prometheus scrapes all 4 targets (broker, learner, 2 actors), each at least twice: "
       + ", ".join("%s %s x%d" % (j, i, c) for (j, i), c in sorted(counts.items())))
@@ -359,8 +368,8 @@ def diagnose(expr):
     for name in sorted(set(re.findall(r"\bxtrade_\w+", expr))):
         try:
             n = len(query("count(%s)" % name))
-        except Exception as e:  # noqa: BLE001
-            n, err = 0, str(e)
+        except Exception:  # noqa: BLE001 - no answer: say what the catalog expects
+            n = 0
         if n == 0:
             fam = family(name)
             why.append("metric %s is exported by no scraped daemon (should be: %s per common/metrics/catalog.h)"
@@ -375,6 +384,7 @@ if wait > 0:
     time.sleep(wait)
 
 results = {}  # index -> (ok, detail)
+last_err = {}  # index -> the last HTTP error of a query that is retried
 pending = list(range(len(cases)))
 while True:
     still = []
@@ -385,9 +395,14 @@ while True:
             continue
         try:
             r = query(q)
-        except Exception as e:  # noqa: BLE001
-            results[i] = (False, "query error: %s" % e)
+        except ApiError as e:
+            results[i] = (False, "query refused: %s" % e)
             continue
+        except Exception as e:  # noqa: BLE001 - HTTP trouble under load: try again
+            last_err[i] = str(e)
+            still.append(i)
+            continue
+        last_err.pop(i, None)
         if r:
             vals = [s.get("value", [0, ""])[1] for s in r]
             nan = all(v in ("NaN", "+Inf", "-Inf") for v in vals)
@@ -403,6 +418,9 @@ while True:
     time.sleep(2)
 dead = dead_daemons()
 for i in pending:
+    if i in last_err:
+        results[i] = (False, "no answer from Prometheus: " + last_err[i])
+        continue
     why = diagnose(cases[i][2])
     if dead:
         why += "; daemon(s) no longer running: " + ", ".join(dead)
@@ -444,6 +462,10 @@ fi
 san=$(grep -l -E 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "$LOGDIR"/*.log 2>/dev/null | tr '\n' ' ')
 if [ -n "$san" ]; then
     echo "FAIL - sanitizer reports in: $san"
+    for f in $san; do
+        echo "---- ${f##*/}: the report"
+        grep -m1 -A 30 -E 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "$f"
+    done
     FAILED=$((FAILED + 1))
 else
     echo "ok - no sanitizer report in the daemons' logs"
