@@ -342,7 +342,9 @@ static void s_poll(s_sup *s, int ask, double wait_s) {
             if (w->policy_version > 0) vsum += (double)w->policy_version, nv++;
         }
         s->n_learners = nl, s->n_actors_seen = na, s->actor_sps = sps, s->updates = lv;
-        s->lag = nv && nl ? (double)lv - vsum / nv : NAN;
+        // Heartbeats are up to one period apart: an actor may report a version
+        // the learner's last heartbeat did not have yet (shown as 0, not < 0).
+        s->lag = nv && nl ? fmax(0.0, (double)lv - vsum / nv) : NAN;
     }
 }
 
@@ -729,16 +731,18 @@ int xt_cli_cluster_up(int argc, char **argv) {
     s->last_phase = s->last_fold = -1;
 
     // ---- the children's table: broker, learner, actors
-    s_child kids[2 + S_MAX_ACTORS];
+    static s_child kids[2 + S_MAX_ACTORS]; // ~20 KiB each: not on the stack
     memset(kids, 0, sizeof kids);
     s->kids = kids;
     s->n_kids = 2 + s->n_actors;
     for (int i = 0; i < s->n_kids; i++) {
         s_child *k = &kids[i];
+        char name[32];
         k->role = i == 0 ? S_BROKER : i == 1 ? S_LEARNER : S_ACTOR;
-        if (i < 2) snprintf(k->name, sizeof k->name, "%s-0", i == 0 ? "broker" : "learner");
-        else snprintf(k->name, sizeof k->name, "actor-%d", i - 2);
-        snprintf(k->log, sizeof k->log, "%.1000s/logs/%.31s.log", s->run_dir, k->name);
+        if (i < 2) snprintf(name, sizeof name, "%s-0", i == 0 ? "broker" : "learner");
+        else snprintf(name, sizeof name, "actor-%d", i - 2);
+        memcpy(k->name, name, sizeof name);
+        snprintf(k->log, sizeof k->log, "%.1000s/logs/%.31s.log", s->run_dir, name);
     }
     xt_err err = {0};
     char logs[S_PATH + 8];
