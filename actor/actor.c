@@ -18,10 +18,11 @@
 //   - Commands from the broker are level-triggered: a repeated Assignment or
 //     PhaseCommand that changes nothing is a no-op.
 // Ownership: the actor owns its sockets, codecs, shards (the fold's mapped
-// caches), runner, sender, eval worker and stats. Threads: everything here
-// runs on the loop thread; the eval worker and the metrics server have
-// their own threads and share nothing mutable with it but what their
-// headers say.
+// caches), runner, sender, data and eval workers and stats. Threads:
+// everything here runs on the loop thread; the data worker (cache build,
+// fold mapping), the eval worker and the metrics server have their own
+// threads and share nothing mutable with it: the data worker hands over a
+// mapped fold in a message and never touches it again.
 #include "actor_int.h"
 
 #include "core/log.h"
@@ -107,25 +108,19 @@ int xt_actor_find_shard(xt_actor *a, const xt_actor_wshard *w) {
     return -1;
 }
 
-// Opens the fold's caches once per fold (every env and the evaluation
-// share the mappings). Builds missing or stale caches first.
+// The fold's caches, mapped once per fold (every env and the evaluation
+// share the mappings). Returns 0 when they are open; otherwise asks the data
+// worker to map them (s_on_data installs them and resumes the work that
+// waited) and returns XT_ESTATE. Mapping checks every byte's CRC, which can
+// take seconds for big caches, so it never runs on the loop thread.
 int xt_actor_open_fold(xt_actor *a, uint32_t fold) {
+    a->open_want = (int)fold; // the newest wish wins
     if (a->shards && a->shards_fold == (int)fold) return 0;
-    xt_runner_destroy(&a->runner);
-    xt_shards_destroy(&a->shards);
-    a->shards_fold = -1;
-    xt_err err = {0};
-    double t0 = s_now();
-    int rc = xt_shards_open(&a->shards, a->cfg, (int)fold, 1, &err);
-    if (rc) {
-        char key[32];
-        snprintf(key, sizeof key, "%u", fold);
-        if (xt_actor_first(a, "fold-open", key)) xt_error("fold %u: cannot open the feature caches: %s", fold, err.msg);
-        return rc;
+    if (a->data_ready && a->open_pending < 0 && a->data) {
+        zsock_send(zactor_sock(a->data), "si", "OPEN", (int)fold);
+        a->open_pending = (int)fold;
     }
-    a->shards_fold = (int)fold;
-    xt_info("fold %u: %d shard caches mapped in %.2f s", fold, xt_shards_count(a->shards), s_now() - t0);
-    return 0;
+    return XT_ESTATE;
 }
 
 // ---------------------------------------------------------------- sending on the control socket
@@ -404,10 +399,10 @@ static void s_metric_shards(xt_actor *a) {
         char tf[16];
         xt_err err = {0};
         if (xt_astats_shard_get(&a->st, a->ush[s].symbol, xt_timeframe_name(a->ush[s].tf_sec, tf), &a->mshard[s],
-                                &err))
+                                &err)) {
             xt_warn("metrics: %s", err.msg);
-        else if (xt_prom_gauge_get(a->mshard[s].ret) == 0 && xt_prom_gauge_get(a->mshard[s].sharpe) == 0)
-            xt_prom_gauge_set(a->mshard[s].ret, NAN), xt_prom_gauge_set(a->mshard[s].sharpe, NAN);
+            a->mshard[s] = (xt_astats_shard){0};
+        }
         a->mshard_steps[s] = a->mshard_eps[s] = 0;
     }
 }
@@ -420,7 +415,7 @@ static int s_build(xt_actor *a) {
     xt_runner_destroy(&a->runner);
     a->n_ush = 0;
     if (a->n_env == 0) return 0;
-    if (xt_actor_open_fold(a, a->fold)) return -1;
+    if (xt_actor_open_fold(a, a->fold)) return -1; // mapping in progress: s_resume builds later
     const xt_rl_shard *list = xt_shards_list(a->shards);
     int map[XT_RL_MAX_SHARDS * 2];
     int n_list = xt_shards_count(a->shards);
@@ -484,6 +479,19 @@ static int s_build(xt_actor *a) {
 }
 
 
+// Builds the envs of the stored Assignment and connects to the learner;
+// quietly waits when the fold's caches are still being mapped.
+static void s_start_training(xt_actor *a) {
+    if (s_build(a) != 0) return;
+    xt_err err = {0};
+    if (xt_sender_connect(a->sender, a->chunk_ep, &err) || s_connect_sub(a, a->weights_ep, &err)) {
+        xt_error("%s", err.msg);
+        xt_runner_destroy(&a->runner);
+        return;
+    }
+    xt_info("fold %u: training: chunks to %s, weights from %s", a->fold, a->chunk_ep, a->weights_ep);
+}
+
 static void s_on_assignment(xt_actor *a, const xt_wire_assignment *as) {
     if (as->phase != XT_WIRE_PHASE_TRAIN) {
         if (xt_actor_first(a, "assign-phase", xt_wire_phase_name(as->phase)))
@@ -510,17 +518,12 @@ static void s_on_assignment(xt_actor *a, const xt_wire_assignment *as) {
     snprintf(a->weights_ep, sizeof a->weights_ep, "%s", as->weights_endpoint);
     if (fold_changed && a->w_have && a->w_fold < a->fold) a->w_have = a->w_fresh = 0; // older fold's weights
     xt_sender_clear(a->sender); // chunks of the previous assignment
-    if (s_build(a) != 0 || a->n_env == 0) {
-        if (a->n_env == 0) xt_info("fold %u: assignment without envs: idle", a->fold);
+    xt_runner_destroy(&a->runner);
+    if (a->n_env == 0) {
+        xt_info("fold %u: assignment without envs: idle", a->fold);
         return;
     }
-    xt_err err = {0};
-    if (xt_sender_connect(a->sender, a->chunk_ep, &err) || s_connect_sub(a, a->weights_ep, &err)) {
-        xt_error("%s", err.msg);
-        xt_runner_destroy(&a->runner);
-        return;
-    }
-    xt_info("fold %u: training: chunks to %s, weights from %s", a->fold, a->chunk_ep, a->weights_ep);
+    s_start_training(a);
 }
 
 static void s_on_phase(xt_actor *a, const xt_wire_phase_cmd *p) {
@@ -545,10 +548,19 @@ static void s_on_phase(xt_actor *a, const xt_wire_phase_cmd *p) {
 static void s_account(xt_actor *a, const xt_runner_report *rep) {
     for (int s = 0; s < xt_runner_n_shards(a->runner); s++) {
         const xt_runner_shard *rs = xt_runner_shard_stats(a->runner, s);
-        xt_prom_counter_add_u64(a->mshard[s].steps, rs->steps - a->mshard_steps[s]);
-        xt_prom_counter_add_u64(a->mshard[s].episodes, rs->episodes - a->mshard_eps[s]);
+        if (a->mshard[s].steps) {
+            xt_prom_counter_add_u64(a->mshard[s].steps, rs->steps - a->mshard_steps[s]);
+            xt_prom_counter_add_u64(a->mshard[s].episodes, rs->episodes - a->mshard_eps[s]);
+        }
         a->mshard_steps[s] = rs->steps, a->mshard_eps[s] = rs->episodes;
-        if (rs->ep_n > 0) {
+        if (rs->ep_n > 0 && !a->mshard[s].ret) {
+            xt_err err = {0};
+            char tf[16];
+            if (xt_astats_shard_episodes(&a->st, a->ush[s].symbol, xt_timeframe_name(a->ush[s].tf_sec, tf),
+                                         &a->mshard[s], &err))
+                xt_warn("metrics: %s", err.msg);
+        }
+        if (rs->ep_n > 0 && a->mshard[s].ret) {
             double r = 0, sh = 0;
             for (int k = 0; k < rs->ep_n; k++) r += rs->ep_ret[k], sh += rs->ep_sharpe[k];
             xt_prom_gauge_set(a->mshard[s].ret, r / rs->ep_n);
@@ -729,7 +741,7 @@ static int s_tick(xt_actor *a) {
     if (a->session && now - a->last_heard > a->live_s && s_session_lost(a, "the broker is silent", 1)) return -1;
     // No welcome yet: try again on a fresh socket (the first attempt reuses
     // the socket made at start).
-    if (!a->session && now >= a->next_register && s_register(a, a->attempts > 0)) return -1;
+    if (a->data_ready && !a->session && now >= a->next_register && s_register(a, a->attempts > 0)) return -1;
     if (a->session) s_heartbeat(a);
     s_sample(a);
     xt_actor_eval_pump(a);
@@ -738,6 +750,93 @@ static int s_tick(xt_actor *a) {
 }
 
 static int s_on_timer(zloop_t *loop, int timer_id, void *arg) { return s_tick(arg); }
+
+// ---------------------------------------------------------------- feature caches
+
+// The data worker (a czmq actor). First it builds every missing or stale
+// feature cache of the config (xt_dataset_build reuses fresh ones) before
+// the actor registers, so that no Assignment waits for a build (seconds to
+// minutes, longer than the broker's liveness timeout); then it maps folds on
+// request ("OPEN" fold -> "OPENED" with the xt_shards, owned from then on by
+// the loop thread). Replies: "READY"/"OPENED", fold, rc, shards, ms, error.
+static void s_data_worker(zsock_t *pipe, void *arg) {
+    const xt_config *cfg = arg;
+    zsock_signal(pipe, 0);
+    xt_err err = {0};
+    xt_dataset_stats st;
+    double t0 = xt_time_mono();
+    int rc = xt_dataset_build(cfg, 0, &st, NULL, NULL, &err);
+    if (rc == 0)
+        xt_info("feature caches ready in %s: %d built, %d up to date (%.2f s)", cfg->data_cache_dir, st.files_built,
+                st.files_reused, xt_time_mono() - t0);
+    zsock_send(pipe, "siipis", "READY", -1, rc, NULL, 0, rc ? err.msg : "");
+    for (;;) {
+        zmsg_t *m = zmsg_recv(pipe);
+        if (!m) break;
+        char *cmd = zmsg_popstr(m), *arg_fold = zmsg_popstr(m);
+        int term = !cmd || strcmp(cmd, "$TERM") == 0, open = cmd && strcmp(cmd, "OPEN") == 0;
+        int fold = arg_fold ? atoi(arg_fold) : -1;
+        zstr_free(&cmd), zstr_free(&arg_fold);
+        zmsg_destroy(&m);
+        if (term) break;
+        if (!open) continue;
+        xt_shards *sh = NULL;
+        err = (xt_err){0};
+        t0 = xt_time_mono();
+        rc = xt_shards_open(&sh, cfg, fold, 0, &err);
+        zsock_send(pipe, "siipis", "OPENED", fold, rc, (void *)sh, (int)(1000 * (xt_time_mono() - t0)),
+                   rc ? err.msg : "");
+    }
+}
+
+// Work that waited for the fold's caches.
+static void s_resume(xt_actor *a) {
+    if (a->phase == XT_WIRE_PHASE_TRAIN && a->have_assign && a->fold == (uint32_t)a->shards_fold && !a->runner &&
+        a->n_env > 0)
+        s_start_training(a);
+    xt_actor_eval_pump(a);
+    xt_actor_schedule(a);
+}
+
+static int s_on_data(zloop_t *loop, zsock_t *sock, void *arg) {
+    xt_actor *a = arg;
+    char *cmd = NULL, *msg = NULL;
+    int fold = -1, rc = 0, ms = 0;
+    void *ptr = NULL;
+    if (zsock_recv(sock, "siipis", &cmd, &fold, &rc, &ptr, &ms, &msg) != 0 || !cmd) {
+        zstr_free(&cmd), zstr_free(&msg);
+        return 0;
+    }
+    xt_err err = {0};
+    if (strcmp(cmd, "READY") == 0) {
+        if (rc) xt_err_set(&err, rc, "feature caches: %s", msg && *msg ? msg : "the build failed");
+        zstr_free(&cmd), zstr_free(&msg);
+        if (rc) return s_fail(a, &err); // this host cannot serve the config
+        a->data_ready = 1;
+        return s_tick(a); // register now
+    }
+    xt_shards *sh = ptr;
+    a->open_pending = -1;
+    if (rc) {
+        char key[32];
+        snprintf(key, sizeof key, "%d", fold);
+        if (xt_actor_first(a, "fold-open", key)) xt_error("fold %d: cannot open the feature caches: %s", fold, msg);
+    } else if (fold != a->open_want) {
+        xt_shards_destroy(&sh); // another fold is wanted by now
+    } else {
+        // Nothing may still read the old fold's markets: its envs and any
+        // evaluation of it go first.
+        if (a->ev && a->ev_fold != (uint32_t)fold) xt_actor_eval_cancel(a, "another fold's data arrived");
+        xt_runner_destroy(&a->runner);
+        xt_shards_destroy(&a->shards);
+        a->shards = sh, a->shards_fold = fold;
+        xt_info("fold %d: %d shard caches mapped in %.2f s", fold, xt_shards_count(sh), ms / 1000.0);
+    }
+    zstr_free(&cmd), zstr_free(&msg);
+    if (a->open_want >= 0 && a->open_want != a->shards_fold) xt_actor_open_fold(a, (uint32_t)a->open_want);
+    s_resume(a);
+    return a->done ? -1 : 0;
+}
 
 // ---------------------------------------------------------------- public
 
@@ -792,6 +891,7 @@ xt_actor *xt_actor_new(const xt_actor_options *o, volatile sig_atomic_t *stop, x
     a->share_slots = (int)((cfg->ppo_n_steps + cfg->ppo_chunk_len - 1) / cfg->ppo_chunk_len);
     a->kind = (int)cfg->env_kind;
     a->shards_fold = -1, a->work_timer = -1, a->phase = XT_WIRE_PHASE_NONE;
+    a->open_pending = a->open_want = -1;
     // Incarnation, fresh per process start (CP §2): the wall clock in
     // microseconds (it increases across restarts) shifted left by 12 bits,
     // with 12 random bits below (two hosts starting in the same microsecond
@@ -835,12 +935,11 @@ int xt_actor_run(xt_actor *a, xt_err *err) {
     if (zloop_reader(a->loop, a->dealer, s_on_dealer, a) != 0 ||
         zloop_timer(a->loop, (size_t)a->cfg->broker_heartbeat_ms, 0, s_on_timer, a) < 0)
         return xt_err_set(err, XT_EIO, "actor: cannot register the control socket and timer with the event loop");
-    a->next_register = 0; // the first Register goes out at once, on the socket made at start
+    a->next_register = 0; // Register goes out once the caches are ready, on the socket made at start
     a->attempts = 0;
-    if (s_tick(a) < 0 && a->done && a->exit_rc) {
-        *err = a->fatal;
-        return a->exit_rc;
-    }
+    a->data = zactor_new(s_data_worker, (void *)a->cfg);
+    if (!a->data || zloop_reader(a->loop, zactor_sock(a->data), s_on_data, a) != 0)
+        return xt_err_set(err, XT_EIO, "actor: cannot start the feature cache worker");
     while (!a->done) {
         // zloop_start returns -1 when a handler asks to stop and 0 when a
         // signal interrupted its poll: then tick at once so that a stop
@@ -862,6 +961,7 @@ void xt_actor_destroy(xt_actor **self_p) {
     xt_actor *a = *self_p;
     xt_actor_eval_stop_worker(a);
     s_drop_pollout(a);
+    zactor_destroy(&a->data); // a build in progress finishes first
     zloop_destroy(&a->loop);
     xt_runner_destroy(&a->runner);
     xt_shards_destroy(&a->shards);

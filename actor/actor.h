@@ -8,6 +8,9 @@
 //   - the SUB weights socket (learner, conflated: newest wins),
 //   - the PUSH chunk socket's POLLOUT while frames wait (sender.h),
 //   - the evaluation worker's pipe while one runs (evalrun.h),
+//   - the data worker's pipe: it builds the feature caches at start (the
+//     actor registers once they are ready) and maps a fold's caches when a
+//     command needs them, off the loop thread,
 //   - a periodic timer (broker.heartbeat_ms): signal-requested shutdown,
 //     heartbeats, broker liveness and re-registration, metric sampling,
 //   - a work timer of 0 ms (it fires on every turn of the loop), armed only
@@ -36,7 +39,7 @@ typedef struct xt_actor xt_actor;
 
 // Loads keys (security.curve), creates the decoders/encoders, starts
 // /metrics + /healthz on actor.http_port and connects the control socket
-// (the first Register goes out when the loop starts). stop (owned by main,
+// (the first Register goes out once the loop has the feature caches ready). stop (owned by main,
 // set by its signal handler) asks the loop to shut down. Caller owns the
 // result (xt_actor_destroy). NULL + err on failure.
 xt_actor *xt_actor_new(const xt_actor_options *o, volatile sig_atomic_t *stop, xt_err *err);

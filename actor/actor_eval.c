@@ -93,8 +93,38 @@ static int s_eval_params(xt_actor *a, float *out) {
 // Starts the worker on the queued shards when the weights are at hand. After
 // waiting 3 liveness periods for the requested version, the newest weights of
 // the fold are used instead (logged), so a lost version cannot stall the run.
+// The model's size and the params buffer, from the fold's shards when this
+// actor has not trained (an evaluation is its first work).
+static int s_eval_model(xt_actor *a) {
+    xt_err err = {0};
+    if (a->n_params == 0) {
+        int D = 0, A = 0;
+        xt_model_layout lay;
+        if (xt_rollout_dims(a->kind, &a->envp, xt_shards_list(a->shards), xt_shards_count(a->shards), &D, &A,
+                            &err) ||
+            xt_rl_model_spec(&a->spec, a->cfg, D, A, &err) || xt_model_layout_init(&lay, &a->spec, &err) ||
+            xt_actor_weights_decoder(a, lay.n_params, &err)) {
+            xt_error("fold %u: evaluation: %s", a->ev_fold, err.msg);
+            return -1;
+        }
+    }
+    if (a->ev_params && a->ev_params_n == a->n_params) return 0;
+    float *p = realloc(a->ev_params, a->n_params * sizeof(float));
+    if (!p) {
+        xt_error("fold %u: evaluation: out of memory", a->ev_fold);
+        return -1;
+    }
+    a->ev_params = p, a->ev_params_n = a->n_params;
+    return 0;
+}
+
 void xt_actor_eval_pump(xt_actor *a) {
     if (!a->ev_active || a->ev || a->done) return;
+    if (!a->shards || a->shards_fold != (int)a->ev_fold) return; // the worker is mapping the fold
+    if (s_eval_model(a)) {
+        a->ev_active = 0; // not this host's to fix: the broker asks again
+        return;
+    }
     int queued = 0;
     for (int i = 0; i < a->ev_n; i++) queued += a->ev_sh[i].state == XT_ACTOR_EV_QUEUED;
     if (!queued) {
@@ -108,6 +138,15 @@ void xt_actor_eval_pump(xt_actor *a) {
                     (unsigned long long)a->ev_version, (unsigned long long)a->w_version);
             memcpy(a->ev_params, a->w_new, a->n_params * sizeof(float));
         } else {
+            // Nothing to evaluate with: no weights of the fold came (this
+            // actor got no Assignment, so it knows no learner) and the
+            // checkpoint is not readable here. Say so once; keep waiting.
+            char key[64];
+            snprintf(key, sizeof key, "%u/%llu", a->ev_fold, (unsigned long long)a->ev_version);
+            if (xt_actor_first(a, "eval-no-weights", key))
+                xt_error("fold %u: cannot evaluate: weights v%llu never arrived and %s is not readable on this host "
+                         "(mount the run directory, or let the actor train the fold first)",
+                         a->ev_fold, (unsigned long long)a->ev_version, a->ev_ckpt);
             return;
         }
     }
@@ -147,32 +186,8 @@ void xt_actor_eval_request(xt_actor *a, const xt_wire_eval_req *r) {
         a->ev_wait_since = s_now();
     }
     snprintf(a->ev_ckpt, sizeof a->ev_ckpt, "%s", r->checkpoint_path);
-    // The fold's caches (the training runner of another fold goes).
-    if (xt_actor_open_fold(a, r->fold)) {
-        a->ev_active = 0;
-        return;
-    }
-    if (!a->runner && a->n_params == 0) {
-        // No model yet (evaluation before any training here): size it from the fold.
-        int D = 0, A = 0;
-        xt_err err = {0};
-        xt_model_layout lay;
-        if (xt_rollout_dims(a->kind, &a->envp, xt_shards_list(a->shards), xt_shards_count(a->shards), &D, &A,
-                            &err) ||
-            xt_rl_model_spec(&a->spec, a->cfg, D, A, &err) || xt_model_layout_init(&lay, &a->spec, &err) ||
-            xt_actor_weights_decoder(a, lay.n_params, &err)) {
-            xt_error("fold %u: evaluation: %s", r->fold, err.msg);
-            a->ev_active = 0;
-            return;
-        }
-    }
-    float *p = realloc(a->ev_params, a->n_params * sizeof(float));
-    if (!p) {
-        xt_error("fold %u: evaluation: out of memory", r->fold);
-        a->ev_active = 0;
-        return;
-    }
-    a->ev_params = p;
+    // The fold's caches: open, or being mapped (the pump waits for them).
+    xt_actor_open_fold(a, r->fold);
     // The request replaces the list (CP §6.3): queued shards it does not
     // name are dropped; one already running finishes (its result is harmless).
     for (int i = 0; i < a->ev_n; i++) {

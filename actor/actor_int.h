@@ -68,6 +68,12 @@ struct xt_actor {
     uint64_t broker_inc;
     double last_heard, last_register, next_register;
 
+    // feature caches: built by the data worker at start, mapped by it per fold
+    zactor_t *data;   // the data worker
+    int data_ready;   // the build at start is done (the actor registers after it)
+    int open_pending; // fold the worker is mapping, -1: none
+    int open_want;    // fold the actor needs now, -1: none
+
     // run state
     xt_wire_phase phase;
     int done, exit_rc;
@@ -114,7 +120,8 @@ struct xt_actor {
     int ev_n;
     int ev_run_idx[XT_RL_MAX_SHARDS]; // worker shard i -> ev_sh index
     xt_rl_shard ev_rl[XT_RL_MAX_SHARDS];
-    float *ev_params;
+    float *ev_params; // [ev_params_n]: the evaluated version's params
+    size_t ev_params_n;
 
     // stats
     xt_astats st;
@@ -137,7 +144,8 @@ int xt_actor_wshard_eq(const xt_actor_wshard *x, const xt_actor_wshard *y);
 int64_t xt_actor_lower(const xt_env_market *m, int64_t t);
 // Index in the open fold's shards of the one a command names, or -1 (warned once).
 int xt_actor_find_shard(xt_actor *a, const xt_actor_wshard *w);
-// Maps the fold's caches once per fold (building missing ones); 0 or XT_E*.
+// 0 when the fold's caches are mapped; else asks the data worker to map them
+// and returns XT_ESTATE (the work that needed them resumes when they come).
 int xt_actor_open_fold(xt_actor *a, uint32_t fold);
 // Encodes and sends a control message to the broker (never blocks).
 void xt_actor_send_ctl(xt_actor *a, xt_wire_msg *m);

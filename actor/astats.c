@@ -108,11 +108,21 @@ int xt_astats_port(const xt_astats *st) { return st->http ? xt_metrics_http_port
 int xt_astats_shard_get(xt_astats *st, const char *symbol, const char *timeframe, xt_astats_shard *out,
                         xt_err *err) {
     xt_prom_family **f = st->fam;
-    const char *ast[] = {st->actor, symbol, timeframe}, *s[] = {symbol, timeframe};
+    const char *ast[] = {st->actor, symbol, timeframe};
+    out->ret = out->sharpe = NULL; // created with the shard's first exact episode
     int rc;
     if ((rc = xt_prom_counter_child(f[XT_ASTATS_FAM_xtrade_env_steps_total], ast, &out->steps, err)) ||
-        (rc = xt_prom_counter_child(f[XT_ASTATS_FAM_xtrade_episodes_total], ast, &out->episodes, err)) ||
-        (rc = xt_prom_gauge_child(f[XT_ASTATS_FAM_xtrade_episode_return], s, &out->ret, err)) ||
+        (rc = xt_prom_counter_child(f[XT_ASTATS_FAM_xtrade_episodes_total], ast, &out->episodes, err)))
+        return rc;
+    return 0;
+}
+
+int xt_astats_shard_episodes(xt_astats *st, const char *symbol, const char *timeframe, xt_astats_shard *out,
+                             xt_err *err) {
+    xt_prom_family **f = st->fam;
+    const char *s[] = {symbol, timeframe};
+    int rc;
+    if ((rc = xt_prom_gauge_child(f[XT_ASTATS_FAM_xtrade_episode_return], s, &out->ret, err)) ||
         (rc = xt_prom_gauge_child(f[XT_ASTATS_FAM_xtrade_episode_sharpe], s, &out->sharpe, err)))
         return rc;
     return 0;

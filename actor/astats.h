@@ -62,9 +62,14 @@ int xt_astats_init(xt_astats *st, const char *actor_id, int64_t stall_ms, xt_err
 // Starts /metrics and /healthz on bind_addr:port (0 = ephemeral).
 int xt_astats_serve(xt_astats *st, const char *bind_addr, int port, xt_err *err);
 int xt_astats_port(const xt_astats *st);
-// The children of a shard ("BTCUSD" or "portfolio", "1h"); created on first use.
+// The step and episode counters of a shard ("BTCUSD" or "portfolio", "1h"),
+// created on first use; ret and sharpe stay NULL until
+// xt_astats_shard_episodes creates them with the shard's first exact episode
+// (a gauge without a value would show as 0 or NaN on dashboards).
 int xt_astats_shard_get(xt_astats *st, const char *symbol, const char *timeframe, xt_astats_shard *out,
                         xt_err *err);
+int xt_astats_shard_episodes(xt_astats *st, const char *symbol, const char *timeframe, xt_astats_shard *out,
+                             xt_err *err);
 // Called by the loop's timer: proves to /healthz that the loop turns.
 void xt_astats_tick(xt_astats *st);
 // Stops the endpoint and frees the registry. Accepts a zeroed struct.

@@ -765,29 +765,15 @@ static int s_security(xt_learner *l, xt_wire_sockopt *server, xt_wire_sockopt *c
     return 0;
 }
 
-// learner.backend -> the backend updates run on. The trainer (rl/trainer.h)
-// builds the CPU backend itself, so today every choice resolves to it: cpu
-// as asked, auto with the reason CUDA was not taken, cuda as an error. The
-// CUDA backend plugs in here (learner/backend_select.h, xt_backend_open with
-// the same names) once the trainer accepts a backend from its caller; the
-// probe already tells whether this build and machine could run it.
+// learner.backend: the trainer opens it (rl/trainer.c -> xt_backend_open:
+// auto picks CUDA when a device is usable). Fail early, before binding
+// sockets, when cuda is forced on a machine that cannot run it.
 static int s_backend(const xt_config *c, xt_err *err) {
-    if (c->learner_backend == xt_config_enum_index(XT_CFGK_learner_backend, "cpu")) {
-        xt_info("backend: cpu (OpenBLAS, %lld threads)", (long long)c->ppo_threads);
-        return 0;
-    }
-    char why[256];
-    int gpu = xt_cuda_probe(why, sizeof why) == 0;
-    if (gpu) snprintf(why, sizeof why, "a GPU is usable, but the trainer builds only the CPU backend so far");
-    if (c->learner_backend == xt_config_enum_index(XT_CFGK_learner_backend, "cuda")) {
-        char where[384];
+    char why[256], where[384];
+    if (c->learner_backend == xt_config_enum_index(XT_CFGK_learner_backend, "cuda") &&
+        xt_cuda_probe(why, sizeof why) != 0)
         return xt_err_set(err, XT_EDEVICE, "%s: cuda: %s; use cpu or auto",
                           xt_config_where(c, XT_CFGK_learner_backend, where, sizeof where), why);
-    }
-    if (gpu)
-        xt_warn("backend: auto -> cpu: %s", why);
-    else
-        xt_info("backend: auto -> cpu (OpenBLAS, %lld threads): %s", (long long)c->ppo_threads, why);
     return 0;
 }
 

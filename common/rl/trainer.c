@@ -8,6 +8,8 @@
 // borrows the shards. Threads: one thread drives a trainer.
 #include "rl/trainer.h"
 
+#include "backend_select.h"
+
 #include "core/log.h"
 #include "nn/ckpt.h"
 
@@ -128,7 +130,11 @@ xt_trainer *xt_trainer_new(const xt_config *cfg, const xt_rl_shard *shards, int 
     bc.threads = (int)cfg->ppo_threads;
     bc.adam.eps = cfg->ppo_adam_eps;
     bc.ls_min = (float)cfg->model_log_std_min, bc.ls_max = (float)cfg->model_log_std_max;
-    if (!(t->be = xt_backend_cpu_new(&t->spec, &bc, s_seed((uint64_t)cfg->run_seed, XT_RL_STREAM_INIT), err))) goto fail;
+    // learner.backend: auto picks CUDA when a device is usable (and logs why not).
+    char kind[16];
+    xt_config_enum_name(XT_CFGK_learner_backend, (int)cfg->learner_backend, kind, sizeof kind);
+    if (xt_backend_open(&t->be, kind, &t->spec, &bc, s_seed((uint64_t)cfg->run_seed, XT_RL_STREAM_INIT), 0, err))
+        goto fail;
     xt_ppo_config pc;
     if (s_ppo_config(&pc, cfg, M, err) || !(t->ppo = xt_ppo_new(t->be, &pc, C, err))) goto fail;
     xt_rollout_config rc = {(int)cfg->env_kind, XT_RL_TRAIN, t->N, t->T, t->n_chunks, (uint64_t)cfg->run_seed,
