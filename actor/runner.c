@@ -283,6 +283,7 @@ int xt_runner_chunk(const xt_runner *r, int g, xt_wire_chunk *out) {
     else out->actions_cat = b->actions_i + g * T;
     out->logp = b->logp + g * T;
     out->values = NULL; // the learner recomputes values with its current critic
+    out->trunc_values = b->trunc_value ? b->trunc_value + g * T : NULL; // GAE bootstrap at truncations
     out->rewards = b->rewards + g * T;
     out->terminated = b->terminated + g * T;
     out->truncated = b->truncated + g * T;
@@ -307,6 +308,7 @@ size_t xt_runner_chunk_bytes(const xt_runner *r) {
                        .lstm_layers = (uint32_t)r->L,
                        .lstm_hidden = (uint32_t)r->H,
                        .masks = (const uint8_t *)r, // any non-NULL pointer: masks are sent
+                       .trunc_values = (const float *)r, // and truncation bootstrap values
                        .critic_h = r->spec.shared_trunk ? NULL : (const float *)r};
     return xt_wire_chunk_bytes(&c);
 }

@@ -342,7 +342,9 @@ static void s_poll(s_sup *s, int ask, double wait_s) {
             if (w->policy_version > 0) vsum += (double)w->policy_version, nv++;
         }
         s->n_learners = nl, s->n_actors_seen = na, s->actor_sps = sps, s->updates = lv;
-        s->lag = nv && nl ? (double)lv - vsum / nv : NAN;
+        // Heartbeats are up to one period apart: an actor may report a version
+        // the learner's last heartbeat did not have yet (shown as 0, not < 0).
+        s->lag = nv && nl ? fmax(0.0, (double)lv - vsum / nv) : NAN;
     }
 }
 
@@ -584,16 +586,46 @@ static int s_find_bins(s_sup *s) {
 
 // ---------------------------------------------------------------- summary
 
-// Column index of name in a CSV header line, or -1.
+// Column index of name in a CSV's header (its first line), or -1.
 static int s_col(const char *header, const char *name) {
     int i = 0;
     size_t n = strlen(name);
-    for (const char *p = header; p; i++) {
+    const char *eol = strchr(header, '\n');
+    for (const char *p = header; p && (!eol || p < eol); i++) {
         if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\n' || p[n] == '\0' || p[n] == '\r')) return i;
         p = strchr(p, ',');
         if (p) p++;
     }
     return -1;
+}
+
+// The number after `key` following `anchor` in report.json; NaN when absent or null.
+static double s_json_num(const char *text, const char *anchor, const char *key) {
+    const char *a = strstr(text, anchor);
+    const char *k = a ? strstr(a + strlen(anchor), key) : NULL;
+    if (!k) return NAN;
+    char *end;
+    double v = strtod(k + strlen(key), &end);
+    return end == k + strlen(key) ? NAN : v;
+}
+
+// One line from report.json: consistency, DSR and PBO of the run.
+static void s_headline(s_sup *s) {
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/report.json", s->run_dir);
+    char *text = NULL;
+    size_t len = 0;
+    if (xt_file_read_all(path, 256u << 20, &text, &len, NULL) != 0) return;
+    const char *ov = "\"overall\": {\"consistency\": {";
+    double ca = s_json_num(text, ov, "\"agent\": "), cb = s_json_num(text, ov, "\"buy_and_hold\": ");
+    double dsr = s_json_num(text, "\n \"dsr\": {", "\"value\": "), pbo = s_json_num(text, "\n \"pbo\": {", "\"value\": ");
+    free(text);
+    char d[32], p[32];
+    snprintf(d, sizeof d, isfinite(dsr) ? "%.3f" : "n/a", dsr);
+    snprintf(p, sizeof p, isfinite(pbo) ? "%.3f" : "n/a", pbo);
+    printf("consistency (share of folds with a positive return, mean over shards): agent %.0f%%, buy & hold %.0f%%; "
+           "deflated Sharpe ratio of the best shard %s; PBO %s\n",
+           100.0 * ca, 100.0 * cb, d, p);
 }
 
 // Field i of a CSV line (no quoted commas in these columns) as a number; NaN when empty.
@@ -683,6 +715,7 @@ static void s_summary(s_sup *s) {
     }
     printf("(means over the shards of each fold: total return, Sharpe, max drawdown; profitable = shards with a "
            "positive return)\n");
+    s_headline(s);
 }
 
 // ---------------------------------------------------------------- command
@@ -729,16 +762,18 @@ int xt_cli_cluster_up(int argc, char **argv) {
     s->last_phase = s->last_fold = -1;
 
     // ---- the children's table: broker, learner, actors
-    s_child kids[2 + S_MAX_ACTORS];
+    static s_child kids[2 + S_MAX_ACTORS]; // ~20 KiB each: not on the stack
     memset(kids, 0, sizeof kids);
     s->kids = kids;
     s->n_kids = 2 + s->n_actors;
     for (int i = 0; i < s->n_kids; i++) {
         s_child *k = &kids[i];
+        char name[32];
         k->role = i == 0 ? S_BROKER : i == 1 ? S_LEARNER : S_ACTOR;
-        if (i < 2) snprintf(k->name, sizeof k->name, "%s-0", i == 0 ? "broker" : "learner");
-        else snprintf(k->name, sizeof k->name, "actor-%d", i - 2);
-        snprintf(k->log, sizeof k->log, "%.1000s/logs/%.31s.log", s->run_dir, k->name);
+        if (i < 2) snprintf(name, sizeof name, "%s-0", i == 0 ? "broker" : "learner");
+        else snprintf(name, sizeof name, "actor-%d", i - 2);
+        memcpy(k->name, name, sizeof name);
+        snprintf(k->log, sizeof k->log, "%.1000s/logs/%.31s.log", s->run_dir, name);
     }
     xt_err err = {0};
     char logs[S_PATH + 8];

@@ -27,6 +27,9 @@ struct xt_batcher {
     uint8_t *starts;     // [cap][T]
     uint8_t *terminated; // [cap][T]
     uint8_t *truncated;  // [cap][T]
+    float *trunc_value;  // [cap][T] bootstrap values (0 where not truncated)
+    uint8_t *has_tv;     // [cap] chunk carried trunc_values
+    int n_no_tv;         // chunks in the batch without them
     float *h0, *c0;      // [cap][2 L H]
     uint64_t *version;   // [cap] policy version of each chunk
     xt_batch batch;
@@ -51,8 +54,8 @@ size_t xt_batcher_frame_bytes(const xt_batcher_shape *sh) {
     size_t T = (size_t)sh->T, D = (size_t)sh->obs_dim, A = (size_t)sh->act_dim;
     size_t LH = (size_t)sh->L * (size_t)sh->H;
     size_t act = sh->gaussian ? T * A * 4 : T * 4;
-    // obs, actions, logp, values, rewards, three flag arrays, masks, 4 states
-    size_t bulk = (T + 1) * D * 4 + act + T * 4 + (T + 1) * 4 + T * 4 + 3 * T + T * A + 4 * LH * 4;
+    // obs, actions, logp, values, rewards, trunc values, three flag arrays, masks, 4 states
+    size_t bulk = (T + 1) * D * 4 + act + T * 4 + (T + 1) * 4 + T * 4 + T * 4 + 3 * T + T * A + 4 * LH * 4;
     // Field tags and lengths (< 10 bytes each, < 40 fields), the sender id,
     // symbol and portfolio ids (255 bytes each) fit well inside 4 KiB.
     return bulk + 4096;
@@ -129,7 +132,7 @@ static void s_view(xt_batcher *b) {
         .starts = b->starts,
         .terminated = b->terminated,
         .truncated = b->truncated,
-        .trunc_value = NULL,
+        .trunc_value = b->n_no_tv ? NULL : b->trunc_value,
         .valid = NULL,
         .h0 = b->h0,
         .c0 = b->c0,
@@ -158,11 +161,13 @@ xt_batcher *xt_batcher_new(const xt_batcher_shape *sh, int max_chunks, xt_err *e
     b->starts = malloc(C * T);
     b->terminated = malloc(C * T);
     b->truncated = malloc(C * T);
+    b->trunc_value = malloc(C * T * sizeof(float));
+    b->has_tv = malloc(C);
     b->h0 = calloc(C * S, sizeof(float));
     b->c0 = calloc(C * S, sizeof(float));
     b->version = calloc(C, sizeof(uint64_t));
     if (!b->obs || (sh->n_symbols > 0 && !b->sym) || (sh->gaussian ? !b->actions : !b->actions_i) || !b->masks ||
-        !b->logp || !b->rewards || !b->starts || !b->terminated || !b->truncated || !b->h0 || !b->c0 || !b->version)
+        !b->logp || !b->rewards || !b->starts || !b->terminated || !b->truncated || !b->trunc_value || !b->has_tv || !b->h0 || !b->c0 || !b->version)
         goto oom;
     s_view(b);
     return b;
@@ -178,6 +183,7 @@ void xt_batcher_destroy(xt_batcher **self_p) {
     xt_batcher *b = *self_p;
     free(b->obs), free(b->sym), free(b->actions), free(b->actions_i), free(b->masks);
     free(b->logp), free(b->rewards), free(b->starts), free(b->terminated), free(b->truncated);
+    free(b->trunc_value), free(b->has_tv);
     free(b->h0), free(b->c0), free(b->version);
     free(b);
     *self_p = NULL;
@@ -185,6 +191,7 @@ void xt_batcher_destroy(xt_batcher **self_p) {
 
 void xt_batcher_reset(xt_batcher *b) {
     b->n = 0;
+    b->n_no_tv = 0;
     s_view(b);
 }
 
@@ -215,7 +222,14 @@ int xt_batcher_add(xt_batcher *b, const xt_wire_chunk *c, int32_t sym_id) {
     memcpy(b->starts + (size_t)k * T, c->episode_start, T);
     memcpy(b->terminated + (size_t)k * T, c->terminated, T);
     memcpy(b->truncated + (size_t)k * T, c->truncated, T);
-    // state [net][L][H]: actor half, then the critic's own (zeros when shared)
+    // Bootstrap values at truncations; one chunk without them sends the whole
+    // batch to gae.h's fallback (bootstrap with the step's own value).
+    if (c->trunc_values)
+        memcpy(b->trunc_value + (size_t)k * T, c->trunc_values, T * sizeof(float));
+    else
+        memset(b->trunc_value + (size_t)k * T, 0, T * sizeof(float)), b->n_no_tv++;
+    b->has_tv[k] = c->trunc_values != NULL;
+    b->batch.trunc_value = b->n_no_tv ? NULL : b->trunc_value;    // state [net][L][H]: actor half, then the critic's own (zeros when shared)
     if (S > 0) {
         float *h = b->h0 + (size_t)k * S, *cc = b->c0 + (size_t)k * S;
         memcpy(h, c->actor_h, LH * sizeof(float));
@@ -251,6 +265,8 @@ static void s_move(xt_batcher *b, int to, int from) {
     S_MV(b->starts, T);
     S_MV(b->terminated, T);
     S_MV(b->truncated, T);
+    S_MV(b->trunc_value, T);
+    b->has_tv[to] = b->has_tv[from];
     if (S > 0) {
         S_MV(b->h0, S);
         S_MV(b->c0, S);
@@ -270,6 +286,9 @@ int xt_batcher_drop_older(xt_batcher *b, uint64_t min_version) {
     int dropped = b->n - w;
     b->n = w;
     b->batch.C = w;
+    b->n_no_tv = 0;
+    for (int r = 0; r < w; r++) b->n_no_tv += !b->has_tv[r];
+    b->batch.trunc_value = b->n_no_tv ? NULL : b->trunc_value;
     return dropped;
 }
 

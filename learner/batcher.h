@@ -17,8 +17,9 @@
 //   actor_h / actor_c [L][H] -> h0 / c0 + c S, first L H   (S = 2 L H)
 //   critic_h / critic_c      -> h0 / c0 + c S + L H        (empty: zeros)
 //   shard symbol             -> sym[c] (only with a symbol embedding)
-// The wire has no truncation bootstrap values, so trunc_value stays NULL
-// (gae.h's fallback) and valid stays NULL (every step is real).
+//   trunc_values [T] | empty -> trunc_value + c T       (any chunk without them:
+//                                                       batch.trunc_value NULL, gae.h's fallback)
+// valid stays NULL (every step is real).
 //
 // Threads: the learner's loop thread fills a batcher; the training thread
 // reads the batch while the loop leaves that batcher alone (the hand-off is

@@ -388,7 +388,9 @@ static int s_check_chunk(const xt_wire_chunk *c, const xt_wire_limits *lim, xt_w
         ((f & XT_WIRE_FINITE_ACTIONS) && !cat &&
          (rc = s_finite(c->actions_cont, T, A, "RolloutChunk.actions", reason, err))) ||
         ((f & XT_WIRE_FINITE_VALUES) && c->values &&
-         (rc = s_finite(c->values, T + 1, 1, "RolloutChunk.values", reason, err))))
+         (rc = s_finite(c->values, T + 1, 1, "RolloutChunk.values", reason, err))) ||
+        ((f & XT_WIRE_FINITE_VALUES) && c->trunc_values &&
+         (rc = s_finite(c->trunc_values, T, 1, "RolloutChunk.trunc_values", reason, err))))
         return rc;
     if ((f & XT_WIRE_FINITE_LSTM) && rnn) {
         const float *st[4] = {c->actor_h, c->actor_c, c->critic_h, c->critic_c};
@@ -495,6 +497,7 @@ size_t xt_wire_chunk_bytes(const xt_wire_chunk *c) {
     size_t n = (T + 1) * c->obs_dim * 4 + T * 4 /* logp */ + T * 4 /* rewards */ + 3 * T;
     n += c->action_kind == XT_WIRE_ACTION_CATEGORICAL ? T * 4 : T * A * 4;
     if (c->values) n += (T + 1) * 4;
+    if (c->trunc_values) n += T * 4;
     if (c->masks) n += T * A;
     n += (c->critic_h ? 4 : 2) * LH * 4;
     return n;

@@ -230,6 +230,7 @@ typedef struct {
     const float *actions_cont;         // [T][A], continuous only (else NULL)
     const float *logp;                 // [T] behaviour log-probs
     const float *values;               // [T+1] behaviour critic values, or NULL
+    const float *trunc_values;         // [T] bootstrap values at truncated steps, or NULL
     const float *rewards;              // [T]
     const uint8_t *terminated;         // [T] in {0,1}
     const uint8_t *truncated;          // [T] in {0,1}

@@ -111,7 +111,7 @@ static int s_chunk_from(const Xtrade__RolloutChunk *p, const xt_wire_limits *lim
     // Dimensions are within limits: the products below cannot overflow.
     uint64_t T = c->t, D = c->obs_dim, A = c->n_actions, L = c->lstm_layers, H = c->lstm_hidden;
     int cat = c->action_kind == XT_WIRE_ACTION_CATEGORICAL;
-    enum { OBS, ACT, LOGP, VAL, REW, TERM, TRUNC, START, MASK, AH, AC, CH, CC, NF };
+    enum { OBS, ACT, LOGP, VAL, REW, TERM, TRUNC, START, MASK, AH, AC, CH, CC, TV, NF };
     struct {
         const ProtobufCBinaryData *b;
         const char *field, *rname;
@@ -136,6 +136,7 @@ static int s_chunk_from(const Xtrade__RolloutChunk *p, const xt_wire_limits *lim
         [AC] = {&p->actor_c, "RolloutChunk.actor_c", "layers", L, "H", H, 4, 0, NULL},
         [CH] = {&p->critic_h, "RolloutChunk.critic_h", "layers", L, "H", H, 4, 1, NULL},
         [CC] = {&p->critic_c, "RolloutChunk.critic_c", "layers", L, "H", H, 4, 1, NULL},
+        [TV] = {&p->trunc_values, "RolloutChunk.trunc_values", "T", T, NULL, 1, 4, 1, NULL},
     };
     for (int i = 0; i < NF; i++)
         if ((rc = s_bytes(f[i].b, f[i].field, f[i].rname, f[i].rows, f[i].cname, f[i].cols,
@@ -151,6 +152,7 @@ static int s_chunk_from(const Xtrade__RolloutChunk *p, const xt_wire_limits *lim
     c->actions_cont = cat ? NULL : f[ACT].data;
     c->logp = f[LOGP].data;
     c->values = f[VAL].data;
+    c->trunc_values = f[TV].data;
     c->rewards = f[REW].data;
     c->terminated = f[TERM].data;
     c->truncated = f[TRUNC].data;
@@ -337,6 +339,7 @@ static void s_chunk_to(const xt_wire_chunk *c, xt_wire_pb_scratch *s) {
     p->actions = cat ? s_bin(c->actions_cat, T * 4) : s_bin(c->actions_cont, T * A * 4);
     p->logp = s_bin(c->logp, T * 4);
     p->values = s_bin(c->values, (T + 1) * 4);
+    p->trunc_values = s_bin(c->trunc_values, T * 4);
     p->rewards = s_bin(c->rewards, T * 4);
     p->terminated = s_bin(c->terminated, T);
     p->truncated = s_bin(c->truncated, T);

@@ -160,5 +160,9 @@ if grep -q "no CUDA backend" "$TMP/runs/tiny-bad/logs/learner-0.log" 2>/dev/null
     no_orphans "$OUT5" "start failure"
 fi # (a CUDA build accepts learner.backend=cuda: nothing to check there)
 
+# No sanitizer report in any daemon's log (ASan builds).
+bad="$(grep -l "AddressSanitizer\|LeakSanitizer\|runtime error:" "$TMP"/runs/*/logs/*.log "$TMP"/*.out 2>/dev/null)"
+[ -z "$bad" ] || fail "sanitizer reports in: $bad: $(grep -h -A5 "Sanitizer\|runtime error:" $bad | head -20)"
+
 [ $FAILS -eq 0 ] && echo "cluster_faults: all checks passed" || echo "cluster_faults: $FAILS failure(s)"
 exit $((FAILS > 0))

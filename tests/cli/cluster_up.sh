@@ -79,6 +79,13 @@ for d in broker-0 learner-0 actor-0 actor-1; do
     http_get "${URL[$d]}" >"$TMP/$d.prom"
     grep -q '^xtrade_build_info{' "$TMP/$d.prom" || fail "$d /metrics has no xtrade_build_info"
 done
+# The actors count env steps once they have their shards (give slow builds a moment).
+for d in actor-0 actor-1; do
+    for _ in $(seq 100); do
+        grep -q '^xtrade_env_steps_total{actor="'"$d"'"' "$TMP/$d.prom" && break
+        sleep 0.1; http_get "${URL[$d]}" >"$TMP/$d.prom"
+    done
+done
 grep -q '^xtrade_phase{phase="train"} 1' "$TMP/broker-0.prom" || fail "broker /metrics: not in train: $(grep phase "$TMP/broker-0.prom")"
 grep -q '^xtrade_learner_updates_total' "$TMP/learner-0.prom" || fail "learner /metrics lacks xtrade_learner_updates_total"
 grep -q '^xtrade_env_steps_total{actor="actor-0"' "$TMP/actor-0.prom" || fail "actor-0 /metrics lacks its xtrade_env_steps_total"
@@ -129,6 +136,10 @@ for ck in "$RUN/fold-1/ckpt-best.xtck" "$MODEL"; do
     got="$(awk '$1 == "BTCUSD-1h" && $2 == "agent" { print $3 }' "$TMP/ev.out")"
     [ -n "$want" ] && [ "$got" = "$want" ] || fail "eval of $ck: BTCUSD-1h return $got%, the report has $want%"
 done
+
+# ---- no sanitizer report in any daemon's log (ASan builds)
+bad="$(grep -l "AddressSanitizer\|LeakSanitizer\|runtime error:" "$RUN"/logs/*.log "$TMP"/*.out 2>/dev/null)"
+[ -z "$bad" ] || fail "sanitizer reports in: $bad: $(grep -h -A5 "Sanitizer\|runtime error:" $bad | head -20)"
 
 # ---- nothing left running
 for pid in $(sed -n 's/.*ready (pid \([0-9]*\)).*/\1/p' "$TMP/up.out"); do

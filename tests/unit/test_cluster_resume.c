@@ -12,13 +12,18 @@
 //   t_resume_equivalence fold 0, interrupted in the second run. KNOWN GAP:
 //                        the learner restores its own state from the
 //                        checkpoint (params, Adam, counters, minibatch RNG),
-//                        but the actor's envs and action-sampling RNG streams
-//                        are not part of any checkpoint: they have moved on
-//                        past the checkpoint's env step while the learner was
-//                        down, so the resumed learner trains on different
-//                        rollouts than the uninterrupted run did. Until actors
-//                        rewind their envs to the checkpoint's step (or env
-//                        state is checkpointed), this test reports "skipped"
+//                        but the rollouts it trains on next are not the
+//                        uninterrupted run's. The restarted learner binds new
+//                        ephemeral ports, so the broker sends the actor a new
+//                        Assignment, and the actor rebuilds its envs from the
+//                        fold's seed: they replay the fold's first episodes
+//                        instead of continuing at the checkpoint's env step.
+//                        (With the same ports the actor would keep its envs,
+//                        but they are ahead of the checkpoint: the rollout of
+//                        the checkpoint's version went to the dead learner and
+//                        is not sent again.) Env state and sampling RNG are in
+//                        no checkpoint. Until actors can rewind (or re-send the
+//                        unacknowledged rollout), this test reports "skipped"
 //                        with the first differing tensor; XT_STRICT_RESUME=1
 //                        makes the mismatch a failure.
 #include "testutil.h"
@@ -202,8 +207,9 @@ static void t_resume_equivalence(void **state) {
     const char *strict = getenv("XT_STRICT_RESUME");
     if (strict && strcmp(strict, "1") == 0) fail_msg("fold 0 after a learner restart differs: %s", diff);
     print_message("KNOWN GAP (skipped): fold 0's final params differ after the learner was killed and resumed "
-                  "(%s): the actor's envs and sampling RNG are not rewound to the checkpoint's env step. "
-                  "XT_STRICT_RESUME=1 makes this a failure.\n",
+                  "(%s): the actor rebuilt its envs from the fold's seed on the restarted learner's new "
+                  "Assignment instead of continuing at the checkpoint's env step (env state and sampling RNG "
+                  "are in no checkpoint). XT_STRICT_RESUME=1 makes this a failure.\n",
                   diff);
     skip();
 }

@@ -105,7 +105,7 @@ static void t_categorical_layout(void **state) {
     assert_int_equal(bt->T, T);
     assert_null(bt->actions);
     assert_null(bt->sym);
-    assert_null(bt->trunc_value); // the wire carries no truncation values
+    assert_null(bt->trunc_value); // these chunks carry no truncation values
     assert_null(bt->valid);
     for (int k = 0; k < 2; k++) {
         for (int i = 0; i < (T + 1) * D; i++) assert_true(bt->obs[k * (T + 1) * D + i] == (float)(1000 * k + i));
@@ -263,14 +263,45 @@ static void t_capacity_and_drop(void **state) {
     xt_batcher_destroy(&b);
 }
 
+// Truncation bootstrap values land in trunc_value; one chunk without them
+// (before or after a drop) sends the batch to gae.h's fallback (NULL).
+static void t_trunc_values(void **state) {
+    (void)state;
+    xt_batcher_shape sh = s_shape(0, 0, 0);
+    xt_batcher *b = xt_batcher_new(&sh, 3, NULL);
+    chunk_store s[3];
+    float tv[3][T];
+    for (int k = 0; k < 3; k++) {
+        s_fill(&s[k], k, 0, 1, 1, "EURUSD");
+        for (int t = 0; t < T; t++) tv[k][t] = (float)(k * 10 + t) + 0.5f;
+        s[k].c.policy_version = (uint64_t)k;
+    }
+    s[0].c.trunc_values = tv[0], s[2].c.trunc_values = tv[2]; // chunk 1 has none
+    for (int k = 0; k < 3; k++) assert_int_equal(xt_batcher_add(b, &s[k].c, -1), k);
+    assert_null(xt_batcher_batch(b)->trunc_value);
+    // Dropping chunk 1 (version 1 < 2 after chunk 0 goes too) leaves only chunk 2.
+    assert_int_equal(xt_batcher_drop_older(b, 2), 2);
+    const xt_batch *bt = xt_batcher_batch(b);
+    assert_non_null(bt->trunc_value);
+    for (int t = 0; t < T; t++) assert_true(bt->trunc_value[t] == tv[2][t]);
+    xt_batcher_reset(b);
+    assert_int_equal(xt_batcher_add(b, &s[0].c, -1), 0);
+    assert_non_null(xt_batcher_batch(b)->trunc_value);
+    assert_true(xt_batcher_batch(b)->trunc_value[1] == tv[0][1]);
+    assert_int_equal(xt_batcher_add(b, &s[1].c, -1), 1);
+    assert_null(xt_batcher_batch(b)->trunc_value);
+    xt_batcher_destroy(&b);
+}
+
 static void t_frame_bound(void **state) {
     (void)state;
     // The decoder limit computed from the shape fits the largest valid frame.
     xt_batcher_shape sh = s_shape(1, 0, 0);
     chunk_store s;
     s_fill(&s, 0, 1, 1, 1, "EURUSD");
-    float values[T + 1] = {0};
+    float values[T + 1] = {0}, tv[T] = {0};
     s.c.values = values;
+    s.c.trunc_values = tv;
     char longid[256];
     memset(longid, 'a', 255), longid[255] = '\0';
     s.c.shard.symbol = longid;
@@ -292,7 +323,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_categorical_layout), cmocka_unit_test(t_gaussian_shared_layout),
         cmocka_unit_test(t_symbol_ids),         cmocka_unit_test(t_shape_check),
-        cmocka_unit_test(t_capacity_and_drop),  cmocka_unit_test(t_frame_bound),
+        cmocka_unit_test(t_capacity_and_drop),  cmocka_unit_test(t_frame_bound), cmocka_unit_test(t_trunc_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,7 +19,7 @@ enum { TMAX = 64, DMAX = 16, AMAX = 8, LMAX = 2, HMAX = 8, NPARAMS = 300 };
 
 // Storage behind the sample messages (their pointers point here).
 typedef struct {
-    float obs[(TMAX + 1) * DMAX], acont[TMAX * AMAX], logp[TMAX], values[TMAX + 1], rewards[TMAX];
+    float obs[(TMAX + 1) * DMAX], acont[TMAX * AMAX], logp[TMAX], values[TMAX + 1], rewards[TMAX], tv[TMAX];
     int32_t acat[TMAX];
     uint8_t term[TMAX], trunc[TMAX], start[TMAX], masks[TMAX * AMAX];
     float ah[LMAX * HMAX], ac[LMAX * HMAX], ch[LMAX * HMAX], cc[LMAX * HMAX];
@@ -61,6 +61,7 @@ static xt_wire_msg s_chunk(sample_store *st, uint32_t T, uint32_t D, uint32_t A,
         }
     }
     for (uint32_t t = 0; t <= T; t++) st->values[t] = 0.1f * (float)t;
+    for (uint32_t t = 0; t < T; t++) st->tv[t] = st->trunc[t] ? -0.5f * (float)t : 0.0f;
     for (uint32_t i = 0; i < L * H; i++) {
         st->ah[i] = 0.01f * (float)i;
         st->ac[i] = -0.02f * (float)i;
@@ -83,6 +84,7 @@ static xt_wire_msg s_chunk(sample_store *st, uint32_t T, uint32_t D, uint32_t A,
         .actions_cont = cat ? NULL : st->acont,
         .logp = st->logp,
         .values = full ? st->values : NULL,
+        .trunc_values = full ? st->tv : NULL,
         .rewards = st->rewards,
         .terminated = st->term,
         .truncated = st->trunc,
@@ -211,6 +213,7 @@ static void s_same_chunk(const xt_wire_chunk *a, const xt_wire_chunk *b) {
     s_same_arr(a->actions_cont, b->actions_cont, T * A * 4);
     s_same_arr(a->logp, b->logp, T * 4);
     s_same_arr(a->values, b->values, (T + 1) * 4);
+    s_same_arr(a->trunc_values, b->trunc_values, T * 4);
     s_same_arr(a->rewards, b->rewards, T * 4);
     s_same_arr(a->terminated, b->terminated, T);
     s_same_arr(a->truncated, b->truncated, T);
@@ -430,9 +433,9 @@ static void t_roundtrip_chunk_variants(void **state) {
         assert_int_equal(xt_wire_chunk_bytes(&out.chunk), xt_wire_chunk_bytes(&m.chunk));
     }
     // Hand-worked size of the first: obs 65*16*4 + actions 64*4 + logp, rewards
-    // 2*64*4 + values 65*4 + flags 3*64 + masks 64*8 + states 4*2*8*4.
+    // 2*64*4 + values 65*4 + trunc values 64*4 + flags 3*64 + masks 64*8 + states 4*2*8*4.
     xt_wire_msg m = s_chunk(f->st, 64, 16, 8, 2, 8, XT_WIRE_ACTION_CATEGORICAL, 1);
-    assert_int_equal(xt_wire_chunk_bytes(&m.chunk), 4160 + 256 + 512 + 260 + 192 + 512 + 256);
+    assert_int_equal(xt_wire_chunk_bytes(&m.chunk), 4160 + 256 + 512 + 260 + 256 + 192 + 512 + 256);
 }
 
 // ---------------------------------------------------------------- rejections
