@@ -5,7 +5,7 @@
 set -eu
 
 pkgs_build="build-essential cmake pkg-config libczmq-dev libzmq3-dev libprotobuf-c-dev protobuf-c-compiler libyaml-dev libopenblas-dev libmicrohttpd-dev libcmocka-dev"
-pkgs_test="python3 python3-yaml curl iproute2"
+pkgs_test="python3 python3-yaml curl iproute2 prometheus"
 want="$pkgs_build $pkgs_test ${XTRADE_EXTRA_PKGS:-}"
 
 missing=""
