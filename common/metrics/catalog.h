@@ -66,7 +66,7 @@ typedef enum {
     X(ACTOR, xtrade_chunks_sent_total, COUNTER, "Rollout chunks sent to the learner.", "actor") \
     /* ---- learner: ingest, PPO updates, checkpoints */ \
     X(LEARNER, xtrade_chunks_received_total, COUNTER, "Rollout chunks received from actors (accepted or not).", "") \
-    X(LEARNER, xtrade_chunks_dropped_total, COUNTER, "Rollout chunks discarded; reason: policy_lag (too many versions behind), decode (malformed), nonfinite (NaN/Inf inside), stale_incarnation (from a restarted actor's previous life).", "reason") \
+    X(ANY, xtrade_chunks_dropped_total, COUNTER, "Rollout chunks discarded (learner; actors count nonfinite ones they never send); reason: policy_lag (too many versions behind), decode (malformed), shape (does not fit the model), invalid (masked action or unknown symbol), fold (another fold), nonfinite (NaN/Inf inside), stale_incarnation (from a restarted actor's previous life).", "reason") \
     X(LEARNER, xtrade_policy_lag_versions, HISTOGRAM, "Weights versions between the policy that acted a chunk and the policy it is trained into.", "") \
     X(LEARNER, xtrade_learner_updates_total, COUNTER, "PPO updates completed (one per rollout batch, all epochs).", "") \
     X(LEARNER, xtrade_learner_update_duration_seconds, HISTOGRAM, "Wall time of one PPO update (all epochs and minibatches of one batch).", "") \
