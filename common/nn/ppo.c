@@ -28,6 +28,8 @@ struct xt_ppo {
     float *ret;    // [C][T]
     float *vflat;  // [C][T] values without the bootstrap step (explained variance)
     int *perm;     // [C] chunk order of the current epoch
+    float *rscaled; // [C][T] rewards / running sd of discounted returns (normalize_reward)
+    double r_n, r_mean, r_m2; // Welford state over discounted returns, kept across updates
 };
 
 static double s_now(void) {
@@ -53,6 +55,8 @@ void xt_ppo_config_default(xt_ppo_config *c) {
     c->n_ent = (int)(sizeof ent / sizeof *ent);
     memcpy(c->ent, ent, sizeof ent);
     c->seed = 1;
+    c->normalize_reward = 0;
+    c->reward_clip = 10.0;
 }
 
 static int s_num(xt_err *err, const char *field, double v, double lo, double hi) {
@@ -120,7 +124,8 @@ xt_ppo *xt_ppo_new(xt_backend *backend, const xt_ppo_config *cfg, int max_chunks
     self->ret = malloc(C * T * sizeof(float));
     self->vflat = malloc(C * T * sizeof(float));
     self->perm = malloc(C * sizeof(int));
-    if (!self->values || !self->adv || !self->ret || !self->vflat || !self->perm) {
+    self->rscaled = malloc(C * T * sizeof(float));
+    if (!self->values || !self->adv || !self->ret || !self->vflat || !self->perm || !self->rscaled) {
         xt_err_set(err, XT_ENOMEM, "ppo: out of memory for %d chunks of %d steps", max_chunks,
                    self->T);
         xt_ppo_destroy(&self);
@@ -138,6 +143,7 @@ void xt_ppo_destroy(xt_ppo **self_p) {
     free(self->ret);
     free(self->vflat);
     free(self->perm);
+    free(self->rscaled);
     free(self);
     *self_p = NULL;
 }
@@ -169,13 +175,56 @@ static void s_shuffle(int *perm, int n, xt_rng *rng) {
     }
 }
 
+// Reward scaling (as SB3's VecNormalize): the running sd of discounted
+// returns, accumulated per chunk from 0 at the chunk start and reset at
+// episode ends, divides every reward; the result is clipped. A positive
+// rescaling keeps the optimal policy and keeps value targets O(1) whatever
+// the env's reward units (seed 003's reward reaches 1e3-1e5 per step).
+static const float *s_scale_rewards(xt_ppo *self, const xt_batch *b) {
+    if (!self->cfg.normalize_reward) return b->rewards;
+    const int C = b->C, T = b->T;
+    const double g = self->cfg.gamma;
+    for (int c = 0; c < C; c++) {
+        double G = 0;
+        for (int t = 0; t < T; t++) {
+            size_t k = (size_t)c * T + t;
+            if (b->valid && !b->valid[k]) continue;
+            G = G * g + b->rewards[k];
+            if (isfinite(G)) {
+                self->r_n += 1;
+                double d = G - self->r_mean;
+                self->r_mean += d / self->r_n;
+                self->r_m2 += d * (G - self->r_mean);
+            }
+            if (b->terminated[k] || (b->truncated && b->truncated[k])) G = 0;
+        }
+    }
+    double var = self->r_n > 1 ? self->r_m2 / (self->r_n - 1) : 1.0;
+    double inv = 1.0 / sqrt(var + 1e-8), clip = self->cfg.reward_clip;
+    for (size_t k = 0; k < (size_t)C * T; k++) {
+        double r = b->rewards[k] * inv;
+        if (clip > 0) r = r > clip ? clip : (r < -clip ? -clip : r);
+        self->rscaled[k] = (float)r;
+    }
+    return self->rscaled;
+}
+
+void xt_ppo_reward_stats(const xt_ppo *self, double out[3]) {
+    out[0] = self->r_n, out[1] = self->r_mean, out[2] = self->r_m2;
+}
+
+void xt_ppo_set_reward_stats(xt_ppo *self, const double in[3]) {
+    self->r_n = in[0], self->r_mean = in[1], self->r_m2 = in[2];
+}
+
 // Advantages, returns (GAE per chunk: time index t of a [T, 1] problem) and
 // the explained variance of the current values.
 static void s_gae(xt_ppo *self, const xt_batch *b, xt_ppo_report *rep) {
     const int C = b->C, T = b->T;
+    const float *rewards = s_scale_rewards(self, b);
     for (int c = 0; c < C; c++) {
         size_t o = (size_t)c * T;
-        xt_gae_compute(self->adv + o, self->ret + o, b->rewards + o,
+        xt_gae_compute(self->adv + o, self->ret + o, rewards + o,
                        self->values + (size_t)c * (T + 1), b->terminated + o,
                        b->truncated ? b->truncated + o : NULL,
                        b->trunc_value ? b->trunc_value + o : NULL, (float)self->cfg.gamma,

@@ -41,6 +41,8 @@ typedef struct {
     xt_sched_point ent[XT_PPO_MAX_ENT_POINTS]; // entropy coefficient by env step (seed 003)
     int n_ent;                                 // points in ent (0 = constant hp.ent_coef)
     uint64_t seed;                             // minibatch shuffling stream
+    int normalize_reward;  // divide rewards by the running sd of discounted returns (VecNormalize-style)
+    double reward_clip;    // clip scaled rewards to [-clip, clip] (10); <= 0 = no clip
 } xt_ppo_config;
 
 // Seed 003 section 7.3: 10 epochs, gamma 0.99, lambda 0.95, clip 0.2,
@@ -87,6 +89,11 @@ int xt_ppo_update(xt_ppo *self, const xt_batch *batch, int64_t env_step, xt_ppo_
 // The shuffling stream (for checkpoints: save and restore it to resume
 // bit-identically).
 xt_rng *xt_ppo_rng(xt_ppo *self);
+
+// Running statistics of the reward scaler (count, mean, M2 of discounted
+// returns), for checkpoints; set restores them.
+void xt_ppo_reward_stats(const xt_ppo *self, double out[3]);
+void xt_ppo_set_reward_stats(xt_ppo *self, const double in[3]);
 
 // Advantages and returns [C][T] and values [C][T + 1] of the last update.
 const float *xt_ppo_advantages(const xt_ppo *self);

@@ -84,6 +84,8 @@ static int s_ppo_config(xt_ppo_config *pc, const xt_config *cfg, int minibatch_c
     pc->hp.vf_coef = cfg->ppo_vf_coef;
     pc->hp.vf_clip = cfg->ppo_vf_clip;
     pc->normalize_adv = cfg->ppo_normalize_advantage;
+    pc->normalize_reward = cfg->ppo_normalize_reward;
+    pc->reward_clip = cfg->ppo_reward_clip;
     pc->target_kl = cfg->ppo_target_kl;
     pc->max_grad_norm = cfg->ppo_max_grad_norm;
     pc->lr.kind = cfg->ppo_lr_schedule == XT_LR_LINEAR ? XT_SCHED_LINEAR : XT_SCHED_CONSTANT;
@@ -265,6 +267,8 @@ int xt_trainer_save(xt_trainer *t, const char *path, double val_sharpe, xt_err *
     char names[XT_RL_MAX_SHARDS * XT_RL_NAME_MAX];
     size_t names_len = s_shard_names(t, names, sizeof names);
     const xt_rng *shuffle = xt_ppo_rng(t->ppo);
+    double rstats[3];
+    xt_ppo_reward_stats(t->ppo, rstats);
     const xt_rng *sample = xt_rollout_rngs(t->ro);
     struct {
         const char *name;
@@ -279,6 +283,7 @@ int xt_trainer_save(xt_trainer *t, const char *path, double val_sharpe, xt_err *
         {"counters", XT_CKPT_DTYPE_I64, counters, 4},
         {"val.sharpe", XT_CKPT_DTYPE_F64, &val_sharpe, 1},
         {"rng.shuffle", XT_CKPT_DTYPE_U64, shuffle->s, 4},
+        {"ppo.reward_stats", XT_CKPT_DTYPE_F64, rstats, 3},
         {"rng.sample", XT_CKPT_DTYPE_U64, sample, 4 * (uint64_t)t->N},
         {"shards", XT_CKPT_DTYPE_U8, names, names_len},
     };
@@ -370,7 +375,7 @@ int xt_trainer_load(xt_trainer *t, const char *path, int mode, xt_err *err) {
     if (rc) return rc;
     const int all = mode == XT_TRAINER_LOAD_RESUME;
     const xt_model_layout *lay = xt_backend_layout(t->be);
-    const void *step = NULL, *cnt = NULL, *shuf = NULL, *samp = NULL;
+    const void *step = NULL, *cnt = NULL, *shuf = NULL, *samp = NULL, *rst = NULL;
     if ((rc = s_check_format(ck, path, err)) || (rc = s_check_match(t, ck, path, mode != XT_TRAINER_LOAD_WARM, err)) ||
         (rc = xt_model_ckpt_read(ck, lay, t->params, "params.", err)))
         goto done;
@@ -380,6 +385,7 @@ int xt_trainer_load(xt_trainer *t, const char *path, int mode, xt_err *err) {
             (rc = xt_ckpt_get(ck, "adam.step", XT_CKPT_DTYPE_I64, 1, &step, err)) ||
             (rc = xt_ckpt_get(ck, "counters", XT_CKPT_DTYPE_I64, 4, &cnt, err)) ||
             (rc = xt_ckpt_get(ck, "rng.shuffle", XT_CKPT_DTYPE_U64, 4, &shuf, err)) ||
+            (rc = xt_ckpt_get(ck, "ppo.reward_stats", XT_CKPT_DTYPE_F64, 3, &rst, err)) ||
             (rc = xt_ckpt_get(ck, "rng.sample", XT_CKPT_DTYPE_U64, 4 * (uint64_t)t->N, &samp, err)))
             goto done;
     }
@@ -393,6 +399,9 @@ int xt_trainer_load(xt_trainer *t, const char *path, int mode, xt_err *err) {
         const int64_t *c = cnt;
         t->env_steps = c[0], t->updates = c[1];
         memcpy(xt_ppo_rng(t->ppo)->s, shuf, 4 * sizeof(uint64_t));
+        double rs[3];
+        memcpy(rs, rst, sizeof rs);
+        xt_ppo_set_reward_stats(t->ppo, rs);
         memcpy(xt_rollout_rngs(t->ro), samp, (size_t)t->N * sizeof(xt_rng));
     }
     rc = s_download(t, 0, NULL, err);

@@ -657,6 +657,47 @@ static void t_target_kl(void **state) {
     xt_backend_destroy(&be);
 }
 
+// Reward normalization: advantages do not depend on the reward's units
+// (rewards x 1000 give the same GAE advantages), and the running statistics
+// round-trip through the accessors used by checkpoints.
+static void t_reward_normalization(void **state) {
+    (void)state;
+    enum { C = 4, T = 8 };
+    float adv[2][C * T];
+    for (int run = 0; run < 2; run++) {
+        xt_model_spec s;
+        s_spec_small(&s, 0);
+        xt_backend_config cfg;
+        xt_backend_config_default(&cfg);
+        cfg.max_chunks = 2, cfg.T = T, cfg.threads = 1;
+        xt_err err = {0};
+        xt_backend *be = xt_backend_cpu_new(&s, &cfg, 1, &err);
+        xt_ppo_config pc;
+        xt_ppo_config_default(&pc);
+        pc.minibatch_chunks = 2, pc.n_epochs = 1, pc.normalize_reward = 1, pc.reward_clip = 0;
+        xt_ppo *ppo = xt_ppo_new(be, &pc, C, &err);
+        rbatch rb;
+        rb_init(&rb, xt_backend_layout(be), C, T, 5);
+        if (run == 1)
+            for (int k = 0; k < C * T; k++) rb.rew[k] *= 1000.0f;
+        xt_ppo_report rep;
+        assert_int_equal(xt_ppo_update(ppo, &rb.b, 0, &rep, &err), 0);
+        memcpy(adv[run], xt_ppo_advantages(ppo), sizeof adv[run]);
+        double st[3], back[3] = {3, 0.5, 7};
+        xt_ppo_reward_stats(ppo, st);
+        assert_true(st[0] > 1 && st[2] > 0);
+        xt_ppo_set_reward_stats(ppo, back);
+        xt_ppo_reward_stats(ppo, st);
+        assert_true(st[0] == 3 && st[1] == 0.5 && st[2] == 7);
+        rb_free(&rb);
+        xt_ppo_destroy(&ppo);
+        xt_backend_destroy(&be);
+    }
+    // Values come from the same initial critic in both runs, so only the
+    // reward scale differs: GAE on scaled rewards is identical up to rounding.
+    for (int k = 0; k < C * T; k++) assert_true(fabsf(adv[0][k] - adv[1][k]) <= 1e-4f * (1.0f + fabsf(adv[0][k])));
+}
+
 // ---- learning: a recurrent memory task
 //
 // Episodes of 4 steps. Step 0 shows a cue (+1 or -1) in obs[0]; steps 1-3
@@ -814,7 +855,7 @@ int main(void) {
         cmocka_unit_test(t_nonfinite_and_clamp),
         cmocka_unit_test(t_ppo_config),
         cmocka_unit_test(t_determinism),
-        cmocka_unit_test(t_target_kl),
+        cmocka_unit_test(t_target_kl), cmocka_unit_test(t_reward_normalization),
         cmocka_unit_test(t_learn_memory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

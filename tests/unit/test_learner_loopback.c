@@ -80,7 +80,9 @@ static void s_spawn(fixture *f, int n, const char *const *extra) {
         dup2(fileno(stderr), 1);
         const char *sets[] = {runs, cache, "learner.port_chunks=0", "learner.port_weights=0", "learner.http_port=0",
                               "broker.heartbeat_ms=100", "broker.liveness_ms=4000", "learner.checkpoint_every=1",
-                              "ppo.eval_every=1", "ppo.threads=1"};
+                              "ppo.eval_every=1", "ppo.threads=1",
+                              // raw rewards: the huge-reward batch must make an update non-finite
+                              "ppo.normalize_reward=false"};
         char *argv[64];
         int a = 0;
         argv[a++] = (char *)LEARNER, argv[a++] = (char *)"--config", argv[a++] = (char *)CONFIG;
@@ -334,7 +336,8 @@ static int s_setup(void **state) {
     // The same config the learner reads; the test builds the feature caches
     // first (so two processes never build them at once) and takes the
     // model's widths from the data, as the learner does.
-    if (xt_config_load(&f->cfg, CONFIG, &err) || xt_config_set(&f->cfg, "data.cache_dir", f->cache, &err))
+    if (xt_config_load(&f->cfg, CONFIG, &err) || xt_config_set(&f->cfg, "data.cache_dir", f->cache, &err) ||
+        xt_config_set(&f->cfg, "ppo.normalize_reward", "false", &err))
         fail_msg("%s", err.msg);
     xt_shards *sh = NULL;
     if (xt_shards_open(&sh, &f->cfg, 0, 1, &err)) fail_msg("%s", err.msg);
