@@ -106,7 +106,7 @@
     X(ppo, normalize_advantage, BOOL, "true", 0, 0, "", "Normalize advantages per minibatch.") \
     X(ppo, normalize_reward, BOOL, "true", 0, 0, "", "Divide rewards by the running sd of discounted returns (SB3 VecNormalize), clipped to +-ppo.reward_clip; keeps value targets O(1) whatever the reward units.") \
     X(ppo, reward_clip, DBL, "10", 0, 1e6, "", "Clip of normalized rewards; 0 disables.") \
-    X(ppo, threads, INT, "2", 1, 256, "", "BLAS threads of the CPU backend.") \
+    X(ppo, threads, INT, "2", 1, 256, "", "CPU backend threads: 2 runs the actor and critic nets side by side (and OpenBLAS for a shared trunk).") \
     X(ppo, eval_every, INT, "10", 0, 1000000, "", "Updates between validation runs (EvalCallback); 0 disables.") \
     X(ppo, validation_fraction, DBL, "0.1", 0, 0.5, "", "Tail of the train window held out for validation.") \
     /* ---- folds */ \

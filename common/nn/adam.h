@@ -4,7 +4,8 @@
 //
 // Params, grads and the two Adam moments are each one contiguous slab of n
 // values (DESIGN.md section 5); the caller owns all four and xt_adam only
-// holds pointers. One thread (the learner's update loop) touches a slab at a time.
+// holds pointers. One thread (the learner's update loop) drives a slab; it
+// may hand disjoint index ranges to helper threads (xt_adam_pass_run).
 //
 // Choices (docs/ppo.md):
 //  - eps = 1e-5 by default: sb3-contrib RecurrentPPO (seed 003's reference)
@@ -60,6 +61,40 @@ int xt_adam_clip_grads(double *norm, float *grads, size_t n, double max_norm);
 // Index of the first NaN/inf in x, or -1 if all finite (e.g. before publishing weights).
 int64_t xt_adam_first_nonfinite(const float *x, size_t n);
 
+// ---- the update in pieces
+//
+// xt_adam_update is: norm = sqrt(xt_adam_sumsq(grads)); refuse a non-finite
+// norm; step++; one fused pass (clip scaling, moments, params) over the slab.
+// A caller that splits the slab across threads runs xt_adam_sumsq on fixed
+// ranges, adds the partial sums in a fixed order (so the result does not
+// depend on which thread finished first), then xt_adam_pass_run on disjoint
+// ranges with one xt_adam_pass.
+
+// sum g^2 over [0, n) in double: element i into partial sum i % 8, partials
+// and tail added in a fixed order. Non-finite if any g is.
+double xt_adam_sumsq(const float *grads, size_t n);
+
+// The clip factor of a norm: max_norm / (norm + 1e-6) when that is < 1,
+// else 1 (max_norm <= 0: 1).
+double xt_adam_clip_coef(double norm, double max_norm);
+
+// Constants of Adam step t (the step counter after incrementing) at lr.
+typedef struct {
+    double b1, b2, c1, c2;  // beta1, beta2, 1 - beta1, 1 - beta2
+    double step_size;       // lr / (1 - beta1^t)
+    double isqrt_bc2;       // 1 / sqrt(1 - beta2^t)
+    double eps, decay;      // eps, 1 - lr wd
+    double clip;            // < 1: grads are first scaled by it (in double, rounded to float)
+    int zero_grads;         // 1: the pass leaves grads at 0; 0: clipped grads (or as they were)
+} xt_adam_pass;
+void xt_adam_pass_init(xt_adam_pass *ps, const xt_adam_hparams *hp, double lr, int64_t t,
+                       double clip, int zero_grads);
+
+// The fused pass over elements [i0, i1): g' = clip < 1 ? g * clip : g;
+// m, v, p updated from g' exactly as xt_adam_step does; then grads as
+// ps->zero_grads says. Ranges of one slab may run concurrently.
+void xt_adam_pass_run(const xt_adam *self, const xt_adam_pass *ps, size_t i0, size_t i1);
+
 // One bias-corrected Adam step with learning rate lr; increments self->step.
 //   m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g^2;  t = step + 1
 //   p -= lr * ( (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps) + wd p )
@@ -84,6 +119,8 @@ void xt_adam_zero_grad_f64(xt_adam_f64 *self);
 double xt_adam_grad_norm_f64(const double *grads, size_t n);
 int xt_adam_clip_grads_f64(double *norm, double *grads, size_t n, double max_norm);
 int64_t xt_adam_first_nonfinite_f64(const double *x, size_t n);
+double xt_adam_sumsq_f64(const double *grads, size_t n);
+void xt_adam_pass_run_f64(const xt_adam_f64 *self, const xt_adam_pass *ps, size_t i0, size_t i1);
 void xt_adam_step_f64(xt_adam_f64 *self, const xt_adam_hparams *hp, double lr);
 int xt_adam_update_f64(xt_adam_f64 *self, const xt_adam_hparams *hp, double lr, double max_norm,
                        double *grad_norm);

@@ -20,9 +20,12 @@
 //
 // Batches are chunk-major as chunks arrive: field [C][T] is chunk c, step t
 // at c * T + t. Backends gather minibatches time-major ([T, B], row t * B + b)
-// internally. Threads: a backend is driven by one thread; the CPU backend sets
-// the process-wide OpenBLAS thread count to its configured value on every
-// operation (OpenBLAS has no per-call setting).
+// internally. Threads: a backend is driven by one thread. The CPU backend
+// with threads >= 2 owns one helper thread and runs the actor and critic
+// (separate trunks), the halves of the critic evaluation and the halves of
+// the Adam slab on both; it sets the process-wide OpenBLAS thread count on
+// every operation (1 when both threads call BLAS; OpenBLAS has no per-call
+// setting). See backend_cpu.c and docs/model.md.
 #ifndef XT_BACKEND_H
 #define XT_BACKEND_H
 
@@ -74,7 +77,7 @@ typedef struct {
     int max_chunks;       // chunks per minibatch and per evaluate pass
     int T;                // steps per chunk
     int max_infer;        // envs per infer call (0 = no inference)
-    int threads;          // BLAS threads (CPU backend)
+    int threads;          // CPU backend: 1, or >= 2 for the helper thread (see above)
     xt_adam_hparams adam; // beta1, beta2, eps, weight decay
     float ls_min, ls_max; // Gaussian log-std clamp (heads; log_std is kept inside after steps)
 } xt_backend_config;
@@ -120,6 +123,8 @@ const xt_model_layout *xt_backend_layout(const xt_backend *self);
 int xt_backend_upload(xt_backend *self, const float *params, const float *adam_m,
                       const float *adam_v, int64_t adam_step, xt_err *err);
 // Copies out whichever of params, grads, adam_m, adam_v, adam_step is non-NULL.
+// grads hold the last loss_grad's gradient until a step, which consumes them
+// (the CPU backend's step leaves them at zero for the next loss_grad).
 int xt_backend_download(xt_backend *self, float *params, float *grads, float *adam_m, float *adam_v,
                         int64_t *adam_step, xt_err *err);
 // The batch of the next evaluate / loss_grad calls (checked with

@@ -1,8 +1,11 @@
 // dense.c - fully connected layer + ReLU (CPU, OpenBLAS).
 //
-// Purpose: the MLP and head layers of the actor-critic (see dense.h). One
-// GEMM each for the forward product, dW and din; bias and ReLU are plain
-// loops. The algorithm is in dense_impl.inc, compiled for float and double.
+// Purpose: the MLP and head layers of the actor-critic (see dense.h), and
+// the matrix products of few rows that they and the LSTM's recurrent steps
+// use (xt_nn_gemm_nt / _nn: vector loops up to XT_NN_SMALL_M rows, BLAS
+// above). One product each for the forward, dW and din; bias and ReLU are
+// vector loops. The algorithm is in dense_impl.inc, compiled for float and
+// double.
 //
 // Invariants: backward only adds into dw / db; din is written. Ownership:
 // callers own every buffer. Threads: reentrant.

@@ -27,6 +27,20 @@ void xt_dense_backward_f64(double *din, double *dw, double *db, const double *do
 void xt_relu_backward(float *dy, const float *y, size_t n);
 void xt_relu_backward_f64(double *dy, const double *y, size_t n);
 
+// Matrix products that pick their method by the row count M: a BLAS GEMM
+// for M > XT_NN_SMALL_M, otherwise vector loops that read W once per row
+// with no packing (several times faster for M = 1; deterministic, the order
+// of every sum fixed by the shapes). beta 0 writes out, 1 adds to it.
+//   xt_nn_gemm_nt: out[M, N] (+)= x[M, K] . W[N, K]^T   (W row-major [N, K])
+//   xt_nn_gemm_nn: out[M, N] (+)= x[M, K] . W[K, N]     (W row-major [K, N])
+#define XT_NN_SMALL_M 4
+void xt_nn_gemm_nt(float *out, const float *x, const float *W, int M, int N, int K, int beta);
+void xt_nn_gemm_nt_f64(double *out, const double *x, const double *W, int M, int N, int K,
+                       int beta);
+void xt_nn_gemm_nn(float *out, const float *x, const float *W, int M, int N, int K, int beta);
+void xt_nn_gemm_nn_f64(double *out, const double *x, const double *W, int M, int N, int K,
+                       int beta);
+
 // x[n] = 0 (the "zero the gradients" verb: backward functions only add).
 void xt_nn_zero(float *x, size_t n);
 void xt_nn_zero_f64(double *x, size_t n);

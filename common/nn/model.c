@@ -12,8 +12,11 @@
 //
 // Ownership: an xt_model owns its activation / scratch memory (one
 // allocation, sized at xt_model_new from max_B x max_T); parameter and
-// gradient slabs belong to the caller. Threads: a model is used by one thread
-// at a time; BLAS threading is set by its owner (backend, actor).
+// gradient slabs belong to the caller. Threads: a model is driven by one
+// thread at a time; with an xt_par (model.h) a forward or backward of two
+// separate nets runs the critic's half on a second thread, which touches
+// only that net's activations, scratch and gradients. BLAS threading is set
+// by the model's owner (backend, actor).
 #include "nn/model.h"
 
 #include <assert.h>

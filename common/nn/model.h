@@ -192,6 +192,27 @@ int xt_model_forward(xt_model *m, const float *params, const xt_model_input *in,
 int xt_model_forward_f64(xt_model_f64 *m, const double *params, const xt_model_input_f64 *in, int B,
                          int T, int nets, xt_err *err);
 
+// ---- the two nets at once
+//
+// Without a shared trunk the actor and the critic are independent networks.
+// A model given an xt_par runs, whenever a forward or backward computes both
+// nets, each net's half (trunk + head) as one of two concurrent tasks. Each
+// net's arithmetic stays on one thread in the serial order, and the shared
+// embedding's gradient is added after both, actor rows first: results are
+// bit-identical with and without a par. The tasks call BLAS at the same
+// time, so the owner keeps BLAS at one thread while a par is in use.
+// Shared trunk, or one net only: serial, the par is not used.
+typedef void (*xt_par_task)(void *arg, int k);
+typedef struct {
+    // Runs task(arg, 0) and task(arg, 1) concurrently; returns when both have.
+    void (*run2)(void *ctx, xt_par_task task, void *arg);
+    void *ctx;
+} xt_par;
+
+// par is copied (NULL = serial); its ctx must outlive the model's use of it.
+void xt_model_set_par(xt_model *m, const xt_par *par);
+void xt_model_set_par_f64(xt_model_f64 *m, const xt_par *par);
+
 // Outputs of the last forward: actor head [T * B, A], values [T * B].
 const float *xt_model_actor_out(const xt_model *m);
 const float *xt_model_values(const xt_model *m);

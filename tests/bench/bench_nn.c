@@ -8,6 +8,9 @@
 //                                     obs 97, 7-dim Gaussian head (forward+backward+Adam)
 //   learner_cpu_update_sample_epochs_per_s  the same over whole updates (10 epochs,
 //                                     evaluate + GAE included)
+//   ..._mb1                           the same with one-chunk minibatches (seed 003's
+//                                     batch_size 64 = 1 x 64): B = 1 recurrent steps
+//                                     and one Adam step per 64 samples
 // plus the forward / backward / optimizer split of the learner's time.
 #include "benchutil.h"
 
@@ -106,13 +109,14 @@ static void s_infer(double peak) {
 
 // ---- learner
 
-static void s_learner(void) {
-    const int C = 128, T = 64, MB = 64, A = 7, D = 97, threads = 2;
+// PPO updates of C chunks of T = 64 in minibatches of MB chunks; names get `sfx`.
+static void s_learner(int C, int MB, const char *sfx) {
+    const int T = 64, A = 7, D = 97, threads = 2;
     xt_model_spec s;
     xt_model_spec_default(&s, D, A, 1);
     xt_backend_config cfg;
     xt_backend_config_default(&cfg);
-    cfg.max_chunks = MB, cfg.T = T, cfg.threads = threads;
+    cfg.max_chunks = MB < 32 ? 32 : MB, cfg.T = T, cfg.threads = threads;
     xt_err err = {0};
     xt_backend *be = xt_backend_cpu_new(&s, &cfg, 7, &err);
     if (!be) {
@@ -170,26 +174,28 @@ static void s_learner(void) {
         sum = rep;
     }
     double train = sum.t_forward + sum.t_backward + sum.t_optimizer;
-    char cfg_s[200];
+    char cfg_s[200], name[96];
+#define S_NAME(base) (snprintf(name, sizeof name, "%s%s", base, sfx), name)
     snprintf(cfg_s, sizeof cfg_s,
-             "threads=%d T=%d minibatch=%d chunks obs=%d A=%d gaussian lstm=2x128 separate "
+             "threads=%d T=%d minibatch=%d chunk%s obs=%d A=%d gaussian lstm=2x128 separate "
              "critic mlp=256/128",
-             threads, T, MB, D, A);
-    xt_bench_record("learner_cpu_sample_epochs_per_s", sum.sample_epochs / train, "samples/s",
-                    cfg_s);
+             threads, T, MB, MB == 1 ? "" : "s", D, A);
+    xt_bench_record(S_NAME("learner_cpu_sample_epochs_per_s"), sum.sample_epochs / train,
+                    "samples/s", cfg_s);
     snprintf(cfg_s, sizeof cfg_s, "10 epochs over %d chunks incl. evaluate + GAE", C);
-    xt_bench_record("learner_cpu_update_sample_epochs_per_s", sum.sample_epochs / wall, "samples/s",
-                    cfg_s);
+    xt_bench_record(S_NAME("learner_cpu_update_sample_epochs_per_s"), sum.sample_epochs / wall,
+                    "samples/s", cfg_s);
     double per = 1e6 / sum.sample_epochs;
-    xt_bench_record("learner_cpu_forward_us_per_sample", sum.t_forward * per, "us",
+    xt_bench_record(S_NAME("learner_cpu_forward_us_per_sample"), sum.t_forward * per, "us",
                     "network + heads + loss + gathering");
-    xt_bench_record("learner_cpu_backward_us_per_sample", sum.t_backward * per, "us",
+    xt_bench_record(S_NAME("learner_cpu_backward_us_per_sample"), sum.t_backward * per, "us",
                     "BPTT through heads, MLPs and LSTMs");
-    xt_bench_record("learner_cpu_optimizer_us_per_sample", sum.t_optimizer * per, "us",
+    xt_bench_record(S_NAME("learner_cpu_optimizer_us_per_sample"), sum.t_optimizer * per, "us",
                     "grad-norm clip + Adam, once per minibatch");
-    xt_bench_record("learner_cpu_evaluate_us_per_sample",
+    xt_bench_record(S_NAME("learner_cpu_evaluate_us_per_sample"),
                     sum.t_evaluate * 1e6 / (double)sum.samples, "us",
                     "critic over T+1 steps, once per update");
+#undef S_NAME
     xt_ppo_destroy(&ppo);
     xt_backend_destroy(&be);
     free(obs), free(act), free(logp), free(rew), free(h0), free(c0), free(starts), free(term);
@@ -202,6 +208,7 @@ int main(void) {
     double peak = s_sgemm_peak();
     xt_bench_record("core_sgemm_gflops", peak, "GFLOP/s", "1 thread, 1024^3 sgemm");
     s_infer(peak);
-    s_learner();
+    s_learner(128, 64, "");
+    s_learner(32, 1, "_mb1");
     return 0;
 }

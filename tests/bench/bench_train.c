@@ -11,6 +11,9 @@
 //   ..._mb16                       the same with minibatches of 16 chunks
 //                                  (batch_size 1024) instead of seed 003's
 //                                  one-chunk minibatches (batch_size 64 = 1 x 64)
+//   ..._t32, ..._t16               batch_size 64 in chunks of 32 or 16 steps (2 or
+//                                  4 chunks per minibatch: the same samples per
+//                                  minibatch, shorter truncated BPTT)
 // Printed beside them: where the time goes (inference, env steps, records,
 // critic evaluate, forward, backward, optimizer).
 #include "benchutil.h"
@@ -80,11 +83,11 @@ static void mkt_init(mkt *f) {
     s->row[XT_RL_TRAIN][1] = ROWS;
 }
 
-// One iteration (collect + update) at batch_size; prints the breakdown.
-static void s_run(const mkt *f, int batch_size, const char *name) {
+// One iteration (collect + update) at chunk_len T and batch_size; prints the breakdown.
+static void s_run(const mkt *f, int T, int batch_size, const char *name) {
     xt_config cfg;
     xt_config_defaults(&cfg); // seed 003: portfolio env, 2 x 128 LSTM actor + critic, MLP 256/128
-    cfg.ppo_n_envs = 6, cfg.ppo_n_steps = 2048, cfg.ppo_chunk_len = 64, cfg.ppo_n_epochs = 10;
+    cfg.ppo_n_envs = 6, cfg.ppo_n_steps = 2048, cfg.ppo_chunk_len = T, cfg.ppo_n_epochs = 10;
     cfg.ppo_batch_size = batch_size, cfg.ppo_threads = 2, cfg.ppo_eval_every = 0;
     xt_err err = {0};
     xt_trainer *t = xt_trainer_new(&cfg, &f->shard, 1, 0, &err);
@@ -100,8 +103,8 @@ static void s_run(const mkt *f, int batch_size, const char *name) {
     const double steps = (double)it.roll.steps, total = it.t_collect + it.t_update;
     const xt_ppo_report *p = &it.ppo;
     char conf[160];
-    snprintf(conf, sizeof conf, "portfolio K=6 obs=97 2x128 LSTM a+c, 6 envs x 2048, T=64, batch %d, 10 epochs, 2 threads",
-             batch_size);
+    snprintf(conf, sizeof conf, "portfolio K=6 obs=97 2x128 LSTM a+c, 6 envs x 2048, T=%d, batch %d, 10 epochs, 2 threads",
+             T, batch_size);
     char n1[96], n2[96], n3[96];
     snprintf(n1, sizeof n1, "train_local_steps_per_s%s", name);
     snprintf(n2, sizeof n2, "train_collect_steps_per_s%s", name);
@@ -109,8 +112,8 @@ static void s_run(const mkt *f, int batch_size, const char *name) {
     xt_bench_record(n1, steps / total, "steps/s", conf);
     xt_bench_record(n2, steps / it.t_collect, "steps/s", conf);
     xt_bench_record(n3, (double)p->sample_epochs / it.t_update, "samples/s", conf);
-    printf("  batch_size %d (%d chunk%s per minibatch): %.0f steps in %.2f s = %.0f steps/s\n", batch_size,
-           batch_size / 64, batch_size / 64 == 1 ? "" : "s", steps, total, steps / total);
+    printf("  chunk_len %d, batch_size %d (%d chunk%s per minibatch): %.0f steps in %.2f s = %.0f steps/s\n", T,
+           batch_size, batch_size / T, batch_size / T == 1 ? "" : "s", steps, total, steps / total);
     printf("    collect %6.2f s  (inference+sampling %.2f, env steps %.2f, records %.2f)\n", it.t_collect,
            it.roll.t_infer, it.roll.t_env, it.roll.t_record);
     printf("    update  %6.2f s  (critic evaluate %.2f, forward %.2f, backward %.2f, optimizer %.2f, host %.2f; "
@@ -125,8 +128,10 @@ int main(void) {
     mkt *f = s_alloc(sizeof *f);
     mkt_init(f);
     xt_bench_header("train --local (seed 003 shape, CPU backend)");
-    s_run(f, 64, "");
-    s_run(f, 1024, "_mb16");
+    s_run(f, 64, 64, "");
+    s_run(f, 64, 1024, "_mb16");
+    s_run(f, 32, 64, "_t32");
+    s_run(f, 16, 64, "_t16");
     for (int a = 0; a < K; a++)
         for (int c = 0; c < 5; c++) free(f->px[a][c]);
     free(f->ts), free(f->feat), free(f);

@@ -131,6 +131,101 @@ static void t_float_matches_double(void **state) {
     for (int i = 0; i < N; i++) assert_true(fabs(pf[i] - pd[i]) < 1e-5);
 }
 
+// ---- the update in pieces (a slab split across threads)
+
+// The scalar formula of adam.h, written out here as the reference: the
+// fused vector pass must give exactly these bits (same operations, same
+// order, one rounding each; no FMA contraction in ISO C mode).
+static void s_ref_step(float *p, float *g, float *m, float *v, int n, const xt_adam_hparams *hp,
+                       double lr, int64_t t, double clip) {
+    double bc1 = 1.0 - pow(hp->beta1, (double)t), bc2 = 1.0 - pow(hp->beta2, (double)t);
+    const float b1 = (float)hp->beta1, b2 = (float)hp->beta2;
+    const float c1 = (float)(1.0 - hp->beta1), c2 = (float)(1.0 - hp->beta2);
+    const float step_size = (float)(lr / bc1), isqrt_bc2 = (float)(1.0 / sqrt(bc2));
+    const float eps = (float)hp->eps, decay = (float)(1.0 - lr * hp->weight_decay);
+    for (int i = 0; i < n; i++) {
+        if (clip < 1) g[i] = (float)(g[i] * clip);
+        m[i] = b1 * m[i] + c1 * g[i];
+        v[i] = b2 * v[i] + c2 * g[i] * g[i];
+        float denom = sqrtf(v[i]) * isqrt_bc2 + eps;
+        p[i] = p[i] * decay - step_size * m[i] / denom;
+    }
+}
+
+// Sum of squares: fixed-order partial sums agree with a plain double sum
+// to rounding, for lengths with and without a tail; NaN and inf propagate.
+static void t_sumsq(void **state) {
+    float g[203];
+    for (int i = 0; i < 203; i++) g[i] = (float)sin(i * 1.3) * (float)(1 + i % 7);
+    for (int n = 0; n <= 203; n += 29) {
+        double ref = 0;
+        for (int i = 0; i < n; i++) ref += (double)g[i] * g[i];
+        assert_true(fabs(xt_adam_sumsq(g, (size_t)n) - ref) <= 1e-13 * (1 + ref));
+    }
+    assert_true(xt_adam_sumsq(g, 0) == 0);
+    g[100] = NAN;
+    assert_true(isnan(xt_adam_sumsq(g, 203)));
+    g[100] = INFINITY;
+    assert_true(isinf(xt_adam_sumsq(g, 203)));
+    // 16 squares of 0.5 = 4, exactly
+    float h[16];
+    for (int i = 0; i < 16; i++) h[i] = 0.5f;
+    assert_true(xt_adam_sumsq(h, 16) == 4.0);
+    assert_true(xt_adam_clip_coef(5, 0.5) == 0.5 / (5 + 1e-6));
+    assert_true(xt_adam_clip_coef(0.1, 0.5) == 1 && xt_adam_clip_coef(50, 0) == 1);
+}
+
+// The fused pass = the reference formula bit for bit, with and without
+// clipping; ranges split anywhere (even off the vector boundary) give the
+// same bits as one pass; zero_grads leaves the gradients at exactly 0.
+static void t_pass_fused(void **state) {
+    enum { N = 101 };
+    float p[3][N], g[3][N], m[3][N], v[3][N];
+    xt_adam_hparams hp = XT_ADAM_HPARAMS_DEFAULT;
+    hp.weight_decay = 0.01;
+    for (int clipped = 0; clipped < 2; clipped++) {
+        for (int k = 0; k < 3; k++)
+            for (int i = 0; i < N; i++) {
+                p[k][i] = (float)cos(i * 0.37);
+                m[k][i] = (float)(0.01 * sin(i));
+                v[k][i] = (float)(1e-4 * (1 + i % 3));
+            }
+        for (int s = 1; s <= 3; s++) {
+            for (int k = 0; k < 3; k++)
+                for (int i = 0; i < N; i++) g[k][i] = (float)(sin(i * 0.7 + s) * (1 + i % 5));
+            const double clip = clipped ? 0.123456789 : 1.0, lr = 3e-3;
+            s_ref_step(p[0], g[0], m[0], v[0], N, &hp, lr, s, clip);
+            // (moments as they are: no xt_adam_init, which would zero them)
+            xt_adam a1 = {p[1], g[1], m[1], v[1], N, 0}, a2 = {p[2], g[2], m[2], v[2], N, 0};
+            xt_adam_pass ps;
+            xt_adam_pass_init(&ps, &hp, lr, s, clip, 0);
+            xt_adam_pass_run(&a1, &ps, 0, N);
+            ps.zero_grads = 1;
+            xt_adam_pass_run(&a2, &ps, 0, 37); // split off the 4-lane boundary
+            xt_adam_pass_run(&a2, &ps, 37, 50);
+            xt_adam_pass_run(&a2, &ps, 50, N);
+            for (int k = 1; k < 3; k++) {
+                assert_memory_equal(p[k], p[0], sizeof p[0]);
+                assert_memory_equal(m[k], m[0], sizeof m[0]);
+                assert_memory_equal(v[k], v[0], sizeof v[0]);
+            }
+            assert_memory_equal(g[1], g[0], sizeof g[0]); // clipped (or untouched) gradients
+            for (int i = 0; i < N; i++) assert_true(g[2][i] == 0);
+        }
+    }
+    // xt_adam_update = norm + the same pass
+    float pu[N], gu[N], mu[N], vu[N];
+    xt_adam a;
+    xt_adam_init(&a, pu, gu, mu, vu, N);
+    for (int i = 0; i < N; i++) pu[i] = p[0][i] = 1, gu[i] = g[0][i] = (float)(i % 9 - 4);
+    memset(m[0], 0, sizeof m[0]), memset(v[0], 0, sizeof v[0]);
+    double norm;
+    assert_int_equal(xt_adam_update(&a, &hp, 1e-2, 0.5, &norm), 0);
+    s_ref_step(p[0], g[0], m[0], v[0], N, &hp, 1e-2, 1, xt_adam_clip_coef(norm, 0.5));
+    assert_memory_equal(pu, p[0], sizeof pu);
+    assert_memory_equal(gu, g[0], sizeof gu);
+}
+
 // ---- schedules
 
 static void t_entropy_schedule_seed003(void **state) {
@@ -179,6 +274,8 @@ int main(void) {
         cmocka_unit_test(t_clip),
         cmocka_unit_test(t_nonfinite_refused),
         cmocka_unit_test(t_float_matches_double),
+        cmocka_unit_test(t_sumsq),
+        cmocka_unit_test(t_pass_fused),
         cmocka_unit_test(t_entropy_schedule_seed003),
         cmocka_unit_test(t_schedule_check_errors),
         cmocka_unit_test(t_lr_schedule),

@@ -567,13 +567,14 @@ static void t_ppo_config(void **state) {
 }
 
 // Same seeds and batches -> the same loss sequence and bit-identical weights.
-static void s_run_updates(uint64_t seed, double *losses, float *final, size_t n_params) {
+static void s_run_updates(uint64_t seed, int threads, double *losses, float *final,
+                          size_t n_params) {
     enum { C = 6, T = 8 };
     xt_model_spec s;
     s_spec_small(&s, 1);
     xt_backend_config cfg;
     xt_backend_config_default(&cfg);
-    cfg.max_chunks = 4, cfg.T = T, cfg.threads = 2;
+    cfg.max_chunks = 4, cfg.T = T, cfg.threads = threads;
     xt_err err = {0};
     xt_backend *be = xt_backend_cpu_new(&s, &cfg, 11, &err);
     assert_non_null(be);
@@ -615,17 +616,96 @@ static void t_determinism(void **state) {
     s_spec_small(&s, 1);
     xt_model_layout lay;
     assert_int_equal(xt_model_layout_init(&lay, &s, NULL), 0);
-    double l1[3], l2[3], l3[3];
+    double l1[3], l2[3], l3[3], l4[3];
     float *w1 = s_calloc(lay.n_params, 4), *w2 = s_calloc(lay.n_params, 4),
-          *w3 = s_calloc(lay.n_params, 4);
-    s_run_updates(5, l1, w1, lay.n_params);
-    s_run_updates(5, l2, w2, lay.n_params);
-    s_run_updates(6, l3, w3, lay.n_params);
+          *w3 = s_calloc(lay.n_params, 4), *w4 = s_calloc(lay.n_params, 4);
+    s_run_updates(5, 2, l1, w1, lay.n_params);
+    s_run_updates(5, 2, l2, w2, lay.n_params);
+    s_run_updates(6, 2, l3, w3, lay.n_params);
     assert_memory_equal(l1, l2, sizeof l1);
     assert_memory_equal(w1, w2, lay.n_params * sizeof(float));
     // another shuffling seed takes another path
     assert_true(memcmp(w1, w3, lay.n_params * sizeof(float)) != 0);
-    free(w1), free(w2), free(w3);
+    // one thread computes the same bits: each net's and each slab half's
+    // arithmetic is the same whichever thread runs it (backend_cpu.c)
+    s_run_updates(5, 1, l4, w4, lay.n_params);
+    assert_memory_equal(l1, l4, sizeof l1);
+    assert_memory_equal(w1, w4, lay.n_params * sizeof(float));
+    free(w1), free(w2), free(w3), free(w4);
+}
+
+// step = clip + Adam of adam.h over the two halves of the slab, in one pass
+// that also clears the gradients: after a step, loss_grad starts from zero
+// (without one, loss_grad zeroes first), so a gradient never carries over.
+static void t_step_fused(void **state) {
+    (void)state;
+    enum { C = 3, T = 5 };
+    xt_model_spec s;
+    s_spec_small(&s, 1);
+    xt_backend_config cfg;
+    xt_backend_config_default(&cfg);
+    cfg.max_chunks = 2, cfg.T = T, cfg.threads = 2;
+    xt_err err = {0};
+    xt_backend *be = xt_backend_cpu_new(&s, &cfg, 3, &err), *be2 = NULL;
+    assert_non_null(be);
+    const xt_model_layout *lay = xt_backend_layout(be);
+    const size_t n = lay->n_params;
+    rbatch rb;
+    rb_init(&rb, lay, C, T, 12);
+    float adv[C * T], ret[C * T], vals[C * (T + 1)];
+    for (int k = 0; k < C * T; k++)
+        adv[k] = (float)(k % 5) - 2, ret[k] = (float)(k % 3) * 0.5f;
+    assert_int_equal(xt_backend_set_batch(be, &rb.b, &err), 0);
+    assert_int_equal(xt_backend_evaluate(be, vals, &err), 0);
+    const int pick[2] = {2, 0};
+    xt_loss_coefs coefs = {{0.2, 0.5, 0.01, 0}, 1};
+    xt_ppo_stats st;
+    float *P = s_calloc(n, 4), *G = s_calloc(n, 4), *G2 = s_calloc(n, 4), *M = s_calloc(n, 4);
+    float *V = s_calloc(n, 4), *P1 = s_calloc(n, 4), *M1 = s_calloc(n, 4), *V1 = s_calloc(n, 4);
+    // loss_grad twice without a step: the second zeroes first, same bits
+    assert_int_equal(xt_backend_loss_grad(be, pick, 2, adv, ret, vals, &coefs, &st, &err), 0);
+    assert_int_equal(xt_backend_download(be, NULL, G2, NULL, NULL, NULL, &err), 0);
+    assert_int_equal(xt_backend_loss_grad(be, pick, 2, adv, ret, vals, &coefs, &st, &err), 0);
+    assert_int_equal(xt_backend_download(be, P, G, M, V, NULL, &err), 0);
+    assert_memory_equal(G, G2, n * sizeof(float));
+    // no clipping (max_grad_norm 0): the host's xt_adam_update bit for bit
+    xt_adam host = {P, G, M, V, n, 0};
+    double gn_host = 0, gn = 0;
+    assert_int_equal(xt_adam_update(&host, &cfg.adam, 1e-3, 0, &gn_host), 0);
+    assert_int_equal(xt_backend_step(be, 1e-3, 0, &gn, &err), 0);
+    // the norm: two half sums instead of one sum, equal to rounding
+    assert_true(gn > 0 && fabs(gn - gn_host) <= 1e-12 * gn_host);
+    int64_t step = 0;
+    assert_int_equal(xt_backend_download(be, P1, G2, M1, V1, &step, &err), 0);
+    assert_int_equal(step, 1);
+    assert_memory_equal(P1, P, n * sizeof(float));
+    assert_memory_equal(M1, M, n * sizeof(float));
+    assert_memory_equal(V1, V, n * sizeof(float));
+    for (size_t k = 0; k < n; k++)
+        assert_true(G2[k] == 0); // the step consumed the gradient
+    // the next loss_grad = a fresh backend's with the stepped params
+    assert_int_equal(xt_backend_loss_grad(be, pick, 2, adv, ret, vals, &coefs, &st, &err), 0);
+    assert_int_equal(xt_backend_download(be, NULL, G, NULL, NULL, NULL, &err), 0);
+    be2 = xt_backend_cpu_new(&s, &cfg, 99, &err);
+    assert_non_null(be2);
+    assert_int_equal(xt_backend_upload(be2, P1, NULL, NULL, 0, &err), 0);
+    assert_int_equal(xt_backend_set_batch(be2, &rb.b, &err), 0);
+    assert_int_equal(xt_backend_loss_grad(be2, pick, 2, adv, ret, vals, &coefs, &st, &err), 0);
+    assert_int_equal(xt_backend_download(be2, NULL, G2, NULL, NULL, NULL, &err), 0);
+    assert_memory_equal(G, G2, n * sizeof(float));
+    // clipping: the same as the host to float rounding of the clip factor
+    memcpy(P, P1, n * sizeof(float)), memcpy(M, M1, n * sizeof(float));
+    memcpy(V, V1, n * sizeof(float)), host.step = 1;
+    assert_int_equal(xt_adam_update(&host, &cfg.adam, 1e-3, 1e-3, &gn_host), 0);
+    assert_int_equal(xt_backend_step(be, 1e-3, 1e-3, &gn, &err), 0);
+    assert_true(gn > 1e-3); // the clip acted
+    assert_int_equal(xt_backend_download(be, P1, NULL, NULL, NULL, NULL, &err), 0);
+    for (size_t k = 0; k < n; k++)
+        assert_true(fabsf(P1[k] - P[k]) <= 1e-6f * (1 + fabsf(P[k])));
+    free(P), free(G), free(G2), free(M), free(V), free(P1), free(M1), free(V1);
+    rb_free(&rb);
+    xt_backend_destroy(&be2);
+    xt_backend_destroy(&be);
 }
 
 // Target KL: a tiny target stops after the first minibatch, unapplied.
@@ -855,6 +935,7 @@ int main(void) {
         cmocka_unit_test(t_nonfinite_and_clamp),
         cmocka_unit_test(t_ppo_config),
         cmocka_unit_test(t_determinism),
+        cmocka_unit_test(t_step_fused),
         cmocka_unit_test(t_target_kl), cmocka_unit_test(t_reward_normalization),
         cmocka_unit_test(t_learn_memory),
     };

@@ -129,11 +129,86 @@ static void t_float_vs_double(void **state) {
         assert_near(yf[k], y[k], 1e-5);
 }
 
+// ---- the small-M products
+
+// xt_nn_gemm_nt / _nn against a plain double triple loop, for M = 1..6 (the
+// vector loops up to XT_NN_SMALL_M, BLAS above) and widths that leave every
+// tail of the loops (K and N not multiples of the vector blocks), beta 0 and 1.
+static void t_gemm_small(void **state) {
+    (void)state;
+    enum { MAXM = 6, MAXN = 45, MAXK = 37 };
+    const int Ns[] = {1, 4, 7, 32, 45}, Ks[] = {1, 3, 8, 13, 37};
+    float x[MAXM * MAXK], w[MAXN * MAXK], out[MAXM * MAXN], base[MAXM * MAXN];
+    double xd[MAXM * MAXK], wd[MAXN * MAXK], outd[MAXM * MAXN], based[MAXM * MAXN];
+    xt_rng r;
+    xt_rng_seed(&r, 21);
+    for (int k = 0; k < MAXM * MAXK; k++)
+        xd[k] = x[k] = (float)(2 * xt_rng_uniform(&r) - 1);
+    for (int k = 0; k < MAXN * MAXK; k++)
+        wd[k] = w[k] = (float)(2 * xt_rng_uniform(&r) - 1);
+    for (int k = 0; k < MAXM * MAXN; k++)
+        based[k] = base[k] = (float)(2 * xt_rng_uniform(&r) - 1);
+    int cases = 0;
+    for (int M = 1; M <= MAXM; M++)
+        for (size_t a = 0; a < sizeof Ns / sizeof *Ns; a++)
+            for (size_t b = 0; b < sizeof Ks / sizeof *Ks; b++)
+                for (int beta = 0; beta < 2; beta++)
+                    for (int nn = 0; nn < 2; nn++) {
+                        const int nc = Ns[a], K = Ks[b];
+                        memcpy(out, base, sizeof out);
+                        memcpy(outd, based, sizeof outd);
+                        if (nn) { // W read as [K, N]
+                            xt_nn_gemm_nn(out, x, w, M, nc, K, beta);
+                            xt_nn_gemm_nn_f64(outd, xd, wd, M, nc, K, beta);
+                        } else { // W read as [N, K]
+                            xt_nn_gemm_nt(out, x, w, M, nc, K, beta);
+                            xt_nn_gemm_nt_f64(outd, xd, wd, M, nc, K, beta);
+                        }
+                        for (int m = 0; m < M; m++)
+                            for (int n = 0; n < nc; n++) {
+                                double ref = beta ? based[m * nc + n] : 0;
+                                for (int k = 0; k < K; k++)
+                                    ref += xd[m * K + k] * (nn ? wd[k * nc + n] : wd[n * K + k]);
+                                // float: K <= 37 products of O(1) terms, ~1e-6;
+                                // double: exact to ~1e-15; a wrong index is O(0.1)
+                                assert_near(out[m * nc + n], ref, 1e-5);
+                                assert_near(outd[m * nc + n], ref, 1e-12);
+                            }
+                        // nothing outside [M, N] is written
+                        for (int k = M * nc; k < MAXM * MAXN; k++)
+                            assert_true(out[k] == base[k]);
+                        cases++;
+                    }
+    assert_int_equal(cases, 6 * 5 * 5 * 2 * 2);
+}
+
+// The small-M path gives each row the same bits whatever M is (the loop
+// streams W once per row), so one env computed alone equals the same env in
+// a batch of up to XT_NN_SMALL_M.
+static void t_gemm_small_rows(void **state) {
+    (void)state;
+    enum { NC = 24, K = 19 };
+    float x[XT_NN_SMALL_M * K], w[NC * K], all[XT_NN_SMALL_M * NC], one[NC];
+    xt_rng r;
+    xt_rng_seed(&r, 5);
+    for (int k = 0; k < XT_NN_SMALL_M * K; k++)
+        x[k] = (float)xt_rng_normal(&r);
+    for (int k = 0; k < NC * K; k++)
+        w[k] = (float)xt_rng_normal(&r);
+    xt_nn_gemm_nt(all, x, w, XT_NN_SMALL_M, NC, K, 0);
+    for (int m = 0; m < XT_NN_SMALL_M; m++) {
+        xt_nn_gemm_nt(one, x + m * K, w, 1, NC, K, 0);
+        assert_memory_equal(one, all + m * NC, sizeof one);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_hand),
         cmocka_unit_test(t_grad),
         cmocka_unit_test(t_float_vs_double),
+        cmocka_unit_test(t_gemm_small),
+        cmocka_unit_test(t_gemm_small_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/rng.h"
+#include "nn/dense.h"
 #include "nn/lstm.h"
 
 // |a - b| <= tol, printing both on failure.
@@ -163,13 +164,14 @@ static void t_forward_hand(void **state) {
 // Every weight, bias, input, h0 and c0 against finite differences, on a chunk
 // with non-zero initial state and episode resets in the middle (env 1 at t = 2,
 // env 2 at t = 0 and t = 3). H = 3 also exercises the partial-vector tail.
-static void t_grad_resets(void **state) {
-    (void)state;
+// B = 3 runs the recurrent products in the small-M vector loops, B = 6 in
+// BLAS (dense.h, XT_NN_SMALL_M).
+static void s_grad_resets(int B) {
     lay64 L;
-    lay_init(&L, 3, 5, 4, 3, 7);
-    L.starts[2 * 3 + 1] = 1;
-    L.starts[0 * 3 + 2] = 1;
-    L.starts[3 * 3 + 2] = 1;
+    lay_init(&L, B, 5, 4, 3, 7);
+    L.starts[2 * B + 1] = 1;
+    L.starts[0 * B + 2] = 1;
+    L.starts[3 * B + 2] = 1;
     lay_backward(&L);
     size_t G = 4 * 3;
     int bad = 0;
@@ -177,9 +179,9 @@ static void t_grad_resets(void **state) {
     bad += s_check(&L, L.w_hh, L.g_hh, G * 3, "w_hh");
     bad += s_check(&L, L.b_ih, L.gb_ih, G, "b_ih");
     bad += s_check(&L, L.b_hh, L.gb_hh, G, "b_hh");
-    bad += s_check(&L, L.in, L.din, 3 * 5 * 4, "in");
-    bad += s_check(&L, L.h0, L.dh0, 3 * 3, "h0");
-    bad += s_check(&L, L.c0, L.dc0, 3 * 3, "c0");
+    bad += s_check(&L, L.in, L.din, (size_t)B * 5 * 4, "in");
+    bad += s_check(&L, L.h0, L.dh0, (size_t)B * 3, "h0");
+    bad += s_check(&L, L.c0, L.dc0, (size_t)B * 3, "c0");
     assert_int_equal(bad, 0);
     // env 2 resets at t = 0: its initial state cannot matter
     for (int j = 0; j < 3; j++) {
@@ -187,6 +189,12 @@ static void t_grad_resets(void **state) {
         assert_true(L.dh0[1 * 3 + j] != 0);
     }
     lay_free(&L);
+}
+
+static void t_grad_resets(void **state) {
+    (void)state;
+    s_grad_resets(3);
+    s_grad_resets(XT_NN_SMALL_M + 2);
 }
 
 // Backward adds into the parameter gradients: two backwards = twice one.
@@ -227,9 +235,8 @@ static void t_reset_equals_fresh(void **state) {
 // backward. H = 5 exercises the float tail. Tolerance: the float path's exp has
 // relative error ~1e-7 and sums of ~20 products round at ~1e-7 each, so 1e-5
 // absolute on O(1) values is ample; a wrong formula is off by >1e-2.
-static void t_float_vs_double(void **state) {
-    (void)state;
-    const int B = 4, T = 7, I = 6, H = 5, G = 20;
+static void s_float_vs_double(int B) {
+    const int T = 7, I = 6, H = 5, G = 20;
     lay64 L;
     lay_init(&L, B, T, I, H, 5);
     L.starts[2 * B + 1] = L.starts[5 * B + 3] = 1;
@@ -288,6 +295,13 @@ static void t_float_vs_double(void **state) {
     for (int k = 0; k < 19; k++)
         free(f[k]);
     lay_free(&L);
+}
+
+// small-M vector loops (B = 4) and BLAS (B = 6) for the recurrent products
+static void t_float_vs_double(void **state) {
+    (void)state;
+    s_float_vs_double(XT_NN_SMALL_M);
+    s_float_vs_double(XT_NN_SMALL_M + 2);
 }
 
 // The float exp / tanh saturate cleanly: huge pre-activations give finite

@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -450,6 +451,110 @@ static void t_float_vs_double(void **state) {
     xt_model_destroy_f64(&m64);
 }
 
+// ---- the two nets on two threads (xt_par)
+
+typedef struct {
+    int calls, threads; // run2 calls; 1: task 1 on a new thread, 0: tasks in reverse order
+} s_runner;
+
+typedef struct {
+    xt_par_task task;
+    void *arg;
+} s_thread_arg;
+
+static void *s_thread_main(void *p) {
+    s_thread_arg *a = p;
+    a->task(a->arg, 1);
+    return NULL;
+}
+
+static void s_run2(void *ctx, xt_par_task task, void *arg) {
+    s_runner *r = ctx;
+    r->calls++;
+    if (r->threads) {
+        pthread_t th;
+        s_thread_arg a = {task, arg};
+        assert_int_equal(pthread_create(&th, NULL, s_thread_main, &a), 0);
+        task(arg, 0);
+        assert_int_equal(pthread_join(th, NULL), 0);
+    } else { // the critic first: nothing may depend on the actor's half
+        task(arg, 1);
+        task(arg, 0);
+    }
+}
+
+// Forward + backward of both nets with a par (on a real second thread, and
+// in reverse order) gives the bits of the serial computation: outputs and
+// every gradient, the embedding's (shared by both nets) included.
+static void t_par_bit_identical(void **state) {
+    (void)state;
+    enum { B = 3, T = 6, D = 5, A = 3 };
+    xt_model_spec s;
+    xt_model_spec_default(&s, D, A, 1);
+    s.n_symbols = 3, s.emb_dim = 2, s.lstm_hidden = 8, s.mlp[0] = 12, s.mlp[1] = 6;
+    xt_err err = {0};
+    xt_model *m[3];
+    for (int k = 0; k < 3; k++)
+        assert_non_null(m[k] = xt_model_new(&s, B, T, 1, &err));
+    s_runner rev = {0, 0}, thr = {0, 1};
+    xt_par prev = {s_run2, &rev}, pthr = {s_run2, &thr};
+    xt_model_set_par(m[1], &prev);
+    xt_model_set_par(m[2], &pthr);
+    const xt_model_layout *lay = xt_model_layout_of(m[0]);
+    const size_t n = lay->n_params, N = (size_t)B * T, S = (size_t)lay->state_size * B;
+    float *P = s_calloc(n, sizeof *P), *G[3], *obs = s_calloc(N * D, sizeof *obs);
+    float *h0 = s_calloc(S, sizeof *h0), *da = s_calloc(N * A, sizeof *da);
+    float *dv = s_calloc(N, sizeof *dv), dls[A] = {0.5f, -0.25f, 1};
+    int32_t sym[B * T];
+    uint8_t starts[B * T] = {0};
+    xt_rng r;
+    xt_rng_seed(&r, 17);
+    xt_model_init_params(lay, P, &r);
+    for (size_t k = 0; k < N * D; k++)
+        obs[k] = (float)xt_rng_normal(&r);
+    for (size_t k = 0; k < S; k++)
+        h0[k] = (float)(0.5 * xt_rng_normal(&r));
+    for (size_t k = 0; k < N * A; k++)
+        da[k] = (float)xt_rng_normal(&r);
+    for (size_t k = 0; k < N; k++)
+        dv[k] = (float)xt_rng_normal(&r), sym[k] = (int32_t)(k % 3);
+    starts[2 * B + 1] = 1;
+    xt_model_input in = {obs, sym, starts, h0, h0};
+    for (int k = 0; k < 3; k++) {
+        G[k] = s_calloc(n, sizeof *G[k]);
+        assert_int_equal(xt_model_forward(m[k], P, &in, B, T, XT_NET_BOTH, &err), 0);
+        xt_model_backward(m[k], G[k], P, da, dv, dls);
+    }
+    for (int k = 1; k < 3; k++) {
+        assert_memory_equal(xt_model_actor_out(m[k]), xt_model_actor_out(m[0]),
+                            N * A * sizeof(float));
+        assert_memory_equal(xt_model_values(m[k]), xt_model_values(m[0]), N * sizeof(float));
+        assert_memory_equal(G[k], G[0], n * sizeof(float));
+    }
+    assert_true(G[0][lay->off[XT_T_sym_emb]] != 0); // both nets reach the embedding
+    assert_int_equal(rev.calls, 2); // one forward, one backward
+    assert_int_equal(thr.calls, 2);
+    // one net only: serial, the par is not called
+    assert_int_equal(xt_model_forward(m[1], P, &in, B, T, XT_NET_CRITIC, &err), 0);
+    assert_memory_equal(xt_model_values(m[1]), xt_model_values(m[0]), N * sizeof(float));
+    xt_model_backward(m[1], G[1], P, NULL, dv, NULL);
+    assert_int_equal(rev.calls, 2);
+    for (int k = 0; k < 3; k++) {
+        xt_model_destroy(&m[k]);
+        free(G[k]);
+    }
+    // a shared trunk has one trunk: never the par
+    s.shared_trunk = 1;
+    assert_non_null(m[0] = xt_model_new(&s, B, T, 1, &err));
+    xt_model_set_par(m[0], &prev);
+    G[0] = s_calloc(xt_model_layout_of(m[0])->n_params, sizeof(float));
+    assert_int_equal(xt_model_forward(m[0], P, &in, B, T, XT_NET_BOTH, &err), 0);
+    xt_model_backward(m[0], G[0], P, da, dv, dls);
+    assert_int_equal(rev.calls, 2);
+    xt_model_destroy(&m[0]);
+    free(G[0]), free(P), free(obs), free(h0), free(da), free(dv);
+}
+
 static void t_input_errors(void **state) {
     (void)state;
     xt_model_spec s;
@@ -529,6 +634,7 @@ int main(void) {
         cmocka_unit_test(t_grad_edges),
         cmocka_unit_test(t_chunk_equals_steps),
         cmocka_unit_test(t_float_vs_double),
+        cmocka_unit_test(t_par_bit_identical),
         cmocka_unit_test(t_input_errors),
         cmocka_unit_test(t_checkpoint),
     };
