@@ -362,7 +362,7 @@ static int s_connect_sub(xt_actor *a, const char *ep, xt_err *err) {
     xt_wire_sockopt o;
     xt_wire_sockopt_default(&o);
     o.linger_ms = 0;
-    o.conflate = 1; // newest wins: an actor never needs an older version
+    o.hwm = 4; // a short queue: s_on_sub drains it and keeps the newest version
     o.max_msg_bytes = (int64_t)(a->n_params * sizeof(float) + (64u << 10));
     o.curve_cert = a->cert;
     o.curve_server_key = a->cert ? a->learner_key : NULL;

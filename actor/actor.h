@@ -5,7 +5,7 @@
 // One thread runs a czmq zloop over
 //   - the DEALER control socket (broker: Assignment, PhaseCommand,
 //     EvalRequest, Heartbeat in; Register, Heartbeat, EvalResult out),
-//   - the SUB weights socket (learner, conflated: newest wins),
+//   - the SUB weights socket (learner, drained: newest wins),
 //   - the PUSH chunk socket's POLLOUT while frames wait (sender.h),
 //   - the evaluation worker's pipe while one runs (evalrun.h),
 //   - the data worker's pipe: it builds the feature caches at start (the

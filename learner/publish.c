@@ -180,10 +180,9 @@ xt_publish *xt_publish_new(const xt_publish_config *cfg, xt_err *err) {
     else
         xt_wire_sockopt_default(&p->opt);
     if (p->opt.hwm <= 0) p->opt.hwm = S_DEFAULT_HWM;
-    // Newest wins on the sending side too: a subscriber whose pipe is busy
-    // keeps only the newest frame queued (a PUB at its high-water mark would
-    // otherwise drop the NEW frame and keep the old ones).
-    p->opt.conflate = 1;
+    // A short queue per subscriber: a subscriber that is behind by more than
+    // hwm frames loses the newest one at the PUB, and the republish timer
+    // sends it again once the subscriber drained (see publish.h).
     p->actor = zactor_new(s_actor, p);
     if (!p->actor) {
         xt_err_set(err, XT_EIO, "weights publisher: cannot start its thread");

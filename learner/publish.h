@@ -12,9 +12,12 @@
 //                        subscriber joined) get the weights within that time
 //   xt_publish_destroy   "$TERM"
 //
-// The PUB socket conflates (ZMQ_CONFLATE: each subscriber's outbound queue
-// holds only the newest frame) and actors subscribe with conflate: a slow
-// subscriber loses old versions, never the newest.
+// Newest wins without ZMQ_CONFLATE (libzmq 4.3's conflate pipe leaks a
+// message whenever its reader and writer threads contend): each subscriber's
+// queue is short (hwm, default 4 frames), subscribers drain their SUB and keep
+// only the newest version, and the republish timer resends the newest frame,
+// so a subscriber that was too far behind when it went out (the PUB drops the
+// new frame at the high-water mark) has it within republish_ms.
 // Threads: the actor thread owns the socket, the encoder and the params
 // copy; xt_publish_* are called from one other thread (the learner's loop).
 // Statistics are atomics readable from any thread.

@@ -56,7 +56,6 @@ static zsock_t *s_new(int type, const char *endpoint, const xt_wire_sockopt *o, 
     if (o->max_msg_bytes > 0)
         zmq_setsockopt(zsock_resolve(s), ZMQ_MAXMSGSIZE, &o->max_msg_bytes,
                        sizeof o->max_msg_bytes);
-    if (o->conflate) zsock_set_conflate(s, 1);
     if (o->routing_id) zsock_set_identity(s, o->routing_id);
     if (type == ZMQ_SUB) zsock_set_subscribe(s, "");
     if (o->curve_cert) {

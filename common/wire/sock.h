@@ -2,7 +2,7 @@
 //
 //   broker  ROUTER bind  (control)     learner PULL bind (rollout chunks)
 //   learner PUB bind     (weights)     actor/learner DEALER connect (control)
-//   actor   PUSH connect (chunks)      actor SUB connect (weights, conflated)
+//   actor   PUSH connect (chunks)      actor SUB connect (weights, newest kept)
 //
 // One socket carries single-frame messages (one xt_wire frame each); a ROUTER
 // prefixes the peer's routing id. Binding to port 0 picks an ephemeral port
@@ -22,7 +22,6 @@ typedef struct {
     int hwm;                      // send and receive high-water mark in messages (0: ZeroMQ's 1000)
     int linger_ms;                // unsent messages kept on close (0: dropped, -1: forever)
     int64_t max_msg_bytes;        // inbound: a peer sending a larger message is dropped (0: none)
-    int conflate;                 // keep only the newest inbound message (SUB of weights)
     const char *routing_id;       // DEALER: the id the ROUTER sees (NULL: ZeroMQ picks one)
     zcert_t *curve_cert;          // this side's key pair (borrowed); NULL: no CurveZMQ
     const char *curve_server_key; // connect side with curve_cert: the server's public key (Z85)
@@ -32,7 +31,11 @@ typedef struct {
 // handlers on first use unless told not to. Call once in main, early.
 void xt_wire_sys_init(void);
 
-// hwm 0, linger 0, no size limit, no conflate, no routing id, no Curve.
+// hwm 0, linger 0, no size limit, no routing id, no Curve.
+// (No ZMQ_CONFLATE anywhere: libzmq 4.3's conflate pipe leaks a message when
+// its reader and writer contend; "newest wins" for weights is done by the
+// publisher's republish timer and by subscribers that drain and keep the
+// newest, see learner/publish.h.)
 void xt_wire_sockopt_default(xt_wire_sockopt *o);
 
 // New socket of type (ZMQ_ROUTER, ZMQ_PULL, ZMQ_PUB, ...) with o applied,

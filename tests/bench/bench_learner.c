@@ -9,7 +9,7 @@
 //                                 LSTM 2 x 128 actor + critic, values and masks
 //   weights_broadcast_ms_8actors  one Weights version of the seed-003
 //                                 network from the publisher actor until 8
-//                                 conflating SUB sockets (in this process)
+//                                 SUB sockets, hwm 4 (in this process)
 //                                 all received it, mean over 20 versions;
 //                                 decoding is not timed
 //   weights_broadcast_ms_8procs   the same to 8 subscriber processes, as
@@ -168,13 +168,13 @@ static void s_bench_ingest(void) {
 // ---------------------------------------------------------------- weights
 
 // Subscriber process (`bench_learner --sub ENDPOINT`), one per simulated
-// actor: a conflating SUB like an actor's; for every frame it prints
+// actor: a SUB like an actor's (hwm 4); for every frame it prints
 // "<version> <monotonic receive time>" (the time is taken before the
 // decode, which verifies the CRC) until it is killed.
 static int s_subscriber(const char *ep) {
     xt_wire_sockopt o;
     xt_wire_sockopt_default(&o);
-    o.conflate = 1;
+    o.hwm = 4;
     xt_err err = {0};
     zsock_t *sub = xt_wire_connect(ZMQ_SUB, ep, &o, &err);
     xt_wire_limits lim;
@@ -281,7 +281,7 @@ static void s_bench_weights(const char *self) {
     double enc_ms = (double)atomic_load(&ps->nanos) / 1e6 / (double)atomic_load(&ps->published);
     char cfg[240];
     snprintf(cfg, sizeof cfg,
-             "seed-003 network, %zu params (%llu-byte frame), 8 subscriber processes (conflate), tcp loopback, "
+             "seed-003 network, %zu params (%llu-byte frame), 8 subscriber processes (hwm 4), tcp loopback, "
              "worst %.1f ms, encode+send %.1f ms",
              lay.n_params, (unsigned long long)atomic_load(&ps->bytes), worst, enc_ms);
     xt_bench_record("weights_broadcast_ms_8procs", timed ? total / timed : -1, "ms", cfg);
@@ -291,7 +291,7 @@ static void s_bench_weights(const char *self) {
     free(params);
 }
 
-// Same, with the 8 conflating SUB sockets in this process: the figure the
+// Same, with the 8 SUB sockets (hwm 4) in this process: the figure the
 // issue names; the subscribers then share this process's ZeroMQ I/O thread
 // with the publisher.
 static void s_bench_weights_inproc(void) {
@@ -311,7 +311,7 @@ static void s_bench_weights_inproc(void) {
     }
     xt_wire_sockopt o;
     xt_wire_sockopt_default(&o);
-    o.conflate = 1; // as actors subscribe
+    o.hwm = 4; // as actors subscribe
     char ep[64];
     snprintf(ep, sizeof ep, "tcp://127.0.0.1:%d", xt_publish_port(pub));
     zsock_t *subs[N_SUBS];
@@ -354,7 +354,7 @@ static void s_bench_weights_inproc(void) {
     }
     char cfg[200];
     snprintf(cfg, sizeof cfg,
-             "seed-003 network, %zu params, 8 conflating SUB sockets in the bench process, worst %.1f ms", lay.n_params,
+             "seed-003 network, %zu params, 8 SUB sockets (hwm 4) in the bench process, worst %.1f ms", lay.n_params,
              worst);
     xt_bench_record("weights_broadcast_ms_8actors", timed ? total / timed : -1, "ms", cfg);
     xt_wire_decoder_destroy(&dec);

@@ -475,7 +475,7 @@ static int s_teardown(void **state) {
 // ---------------------------------------------------------------- the scenario
 
 // Weights junk: a non-frame, then version 1 with one params byte flipped
-// (CRC). The SUB connects in the background and is conflated (it keeps only
+// (CRC). The SUB connects in the background (and the actor keeps only
 // the newest message), so each kind is sent until /metrics has counted it.
 static char *s_metrics(lb *t);
 static double s_sample(const char *text, const char *series);
