@@ -52,6 +52,12 @@ static zsock_t *s_new(int type, const char *endpoint, const xt_wire_sockopt *o, 
         zsock_set_sndhwm(s, o->hwm);
         zsock_set_rcvhwm(s, o->hwm);
     }
+    if (o->kernel_buf > 0) {
+        // A high-water mark counts messages in ZeroMQ's pipes only; the
+        // kernel's socket buffers below them hold MBs more on their own.
+        zsock_set_sndbuf(s, o->kernel_buf);
+        zsock_set_rcvbuf(s, o->kernel_buf);
+    }
     zsock_set_linger(s, o->linger_ms);
     if (o->max_msg_bytes > 0)
         zmq_setsockopt(zsock_resolve(s), ZMQ_MAXMSGSIZE, &o->max_msg_bytes,

@@ -20,6 +20,7 @@
 
 typedef struct {
     int hwm;                      // send and receive high-water mark in messages (0: ZeroMQ's 1000)
+    int kernel_buf;               // TCP send and receive buffer in bytes (0: the OS's, autotuned up to MBs)
     int linger_ms;                // unsent messages kept on close (0: dropped, -1: forever)
     int64_t max_msg_bytes;        // inbound: a peer sending a larger message is dropped (0: none)
     const char *routing_id;       // DEALER: the id the ROUTER sees (NULL: ZeroMQ picks one)
@@ -31,7 +32,7 @@ typedef struct {
 // handlers on first use unless told not to. Call once in main, early.
 void xt_wire_sys_init(void);
 
-// hwm 0, linger 0, no size limit, no routing id, no Curve.
+// hwm 0, kernel_buf 0, linger 0, no size limit, no routing id, no Curve.
 // (No ZMQ_CONFLATE anywhere: libzmq 4.3's conflate pipe leaks a message when
 // its reader and writer contend; "newest wins" for weights is done by the
 // publisher's republish timer and by subscribers that drain and keep the
