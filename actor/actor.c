@@ -463,7 +463,8 @@ static int s_build(xt_actor *a) {
     }
     const xt_model_layout *lay = xt_runner_layout(a->runner);
     size_t frame = xt_sender_frame_bytes(xt_runner_chunk_bytes(a->runner));
-    if (xt_actor_weights_decoder(a, lay->n_params, &err) || xt_sender_reserve(a->sender, 2 * a->n_env, frame, &err)) {
+    int slots = xt_sender_slots(a->n_env, (int)a->cfg->ppo_n_envs * a->share_slots); // learner batch = n_envs x share
+    if (xt_actor_weights_decoder(a, lay->n_params, &err) || xt_sender_reserve(a->sender, slots, frame, &err)) {
         xt_error("fold %u: %s", a->fold, err.msg);
         xt_runner_destroy(&a->runner);
         return -1;
@@ -914,7 +915,7 @@ xt_actor *xt_actor_new(const xt_actor_options *o, volatile sig_atomic_t *stop, x
     a->dec_ctl = xt_wire_decoder_new(&lim, err);
     a->enc_ctl = a->dec_ctl ? xt_wire_encoder_new(&lim, err) : NULL;
     if (!a->enc_ctl) goto fail;
-    xt_sender_config sc = {.hwm = o->envs, .curve_cert = a->cert, .curve_server_key = a->cert ? a->learner_key : NULL};
+    xt_sender_config sc = {.hwm = 2, .curve_cert = a->cert, .curve_server_key = a->cert ? a->learner_key : NULL};
     a->sender = xt_sender_new(&sc, err);
     if (!a->sender) goto fail;
     int64_t stall = 3 * cfg->broker_heartbeat_ms > 10000 ? 3 * cfg->broker_heartbeat_ms : 10000;

@@ -33,6 +33,11 @@ struct xt_sender {
 
 size_t xt_sender_frame_bytes(size_t bulk_bytes) { return bulk_bytes + S_ENVELOPE_BYTES; }
 
+int xt_sender_slots(int n_env, int batch_chunks) {
+    if (n_env < 1) return 1;
+    return 4 * n_env <= batch_chunks ? 2 * n_env : n_env;
+}
+
 xt_sender *xt_sender_new(const xt_sender_config *cfg, xt_err *err) {
     xt_sender *s = calloc(1, sizeof *s);
     if (!s) {
@@ -88,6 +93,8 @@ int xt_sender_connect(xt_sender *s, const char *endpoint, xt_err *err) {
     xt_wire_sockopt_default(&o);
     o.hwm = s->cfg.hwm > 0 ? s->cfg.hwm : 1;
     o.linger_ms = 0; // chunks of a finished connection are worthless
+    // One frame in the kernel: the queue that ages chunks is the ring above.
+    o.kernel_buf = s->slot_bytes > 0 && s->slot_bytes < (1u << 30) ? (int)s->slot_bytes : 0;
     o.curve_cert = s->cfg.curve_cert;
     o.curve_server_key = s->cfg.curve_server_key;
     zsock_t *sock = xt_wire_connect(ZMQ_PUSH, endpoint, &o, err);

@@ -8,7 +8,10 @@
 // can. The runner collects only while the queue has room for a whole collect
 // (xt_sender_room), so a blocked learner stops env stepping (the chunks it
 // would produce could only go stale) while heartbeats and weights keep
-// flowing. At most `slots` frames wait here plus `hwm` in ZeroMQ's pipe.
+// flowing. At most `slots` frames wait here, `hwm` in ZeroMQ's pipe and
+// about one frame in the kernel's socket buffer (sized to one frame at
+// connect): the chunks in flight between an actor and the learner, and so
+// the policy lag they pick up waiting, stay bounded (docs/actor.md).
 //
 // A new learner endpoint (a new Assignment) replaces the socket; frames still
 // queued for the old one are dropped and counted: they were acted by a
@@ -27,7 +30,7 @@
 #include <stdint.h>
 
 typedef struct {
-    int hwm;                      // ZeroMQ send high-water mark of the PUSH socket (messages)
+    int hwm;                      // ZeroMQ send high-water mark of the PUSH socket (messages; 1-2: the queue is here)
     zcert_t *curve_cert;          // CurveZMQ client key pair (borrowed) or NULL
     const char *curve_server_key; // the learner's public key (Z85) with curve_cert
 } xt_sender_config;
@@ -51,9 +54,15 @@ void xt_sender_destroy(xt_sender **self_p);
 int xt_sender_reserve(xt_sender *self, int slots, size_t frame_bytes, xt_err *err);
 // Serialized size bound of a chunk with bulk_bytes of arrays.
 size_t xt_sender_frame_bytes(size_t bulk_bytes);
+// Queue slots for an actor of n_env envs (one collect = n_env chunks)
+// feeding the learner's batches of batch_chunks chunks: two collects (the
+// next one runs while the last one is sent) while they fit in half a batch,
+// else one. More would only hold chunks that age while they wait.
+int xt_sender_slots(int n_env, int batch_chunks);
 
 // Connects the PUSH socket to endpoint. The same endpoint again is a no-op;
-// another one replaces the socket and drops the queue (counted).
+// another one replaces the socket and drops the queue (counted). The kernel's
+// send buffer is sized to one reserved frame (call xt_sender_reserve first).
 int xt_sender_connect(xt_sender *self, const char *endpoint, xt_err *err);
 const char *xt_sender_endpoint(const xt_sender *self); // "" before the first connect
 zsock_t *xt_sender_sock(xt_sender *self);                // NULL before the first connect

@@ -43,7 +43,8 @@
 #define S_CTRL_FRAME_MAX (1u << 20)  // control frames the decoder accepts (Status rosters)
 #define S_CTRL_ZMQ_MAX (4 << 20)     // larger control messages make ZeroMQ drop the connection
 #define S_CHUNK_ZMQ_MAX (16 << 20)   // larger chunk messages make ZeroMQ drop the connection
-#define S_PULL_HWM 16                // chunks ZeroMQ queues per actor connection
+#define S_PULL_HWM 2                 // chunks ZeroMQ queues per actor connection
+#define S_PULL_KERNEL_BUF (32 << 10) // bytes the kernel buffers per actor connection
 #define S_DRAIN_MAX 256              // frames read per wake-up (timer fairness)
 #define S_ROSTER_MAX 1024            // actors in a roster
 
@@ -835,11 +836,16 @@ xt_learner *xt_learner_new(const xt_learner_opts *o, xt_err *err) {
     xt_wire_sockopt_default(&server);
     xt_wire_sockopt_default(&client);
     if (s_security(l, &server, &client, err)) goto fail;
-    // PULL: a finite receive HWM per actor connection, and ZeroMQ's own
-    // size limit above the decoder's (which rejects and counts anything
-    // larger than a chunk of the model) so huge frames never get buffered.
+    // PULL: a small receive HWM and kernel buffer per actor connection, so
+    // that while the ingest is full (reader off) each actor's frames back up
+    // into its own send queue within a few chunks (policy lag is counted in
+    // batches: the default TCP buffers alone held ~10 versions of chunks);
+    // and ZeroMQ's own size limit above the decoder's (which rejects and
+    // counts anything larger than a chunk of the model) so huge frames never
+    // get buffered.
     xt_wire_sockopt po = server;
     po.hwm = S_PULL_HWM;
+    po.kernel_buf = S_PULL_KERNEL_BUF;
     po.max_msg_bytes = S_CHUNK_ZMQ_MAX;
     char ep[300];
     snprintf(ep, sizeof ep, "tcp://*:%lld", (long long)c->learner_port_chunks);
