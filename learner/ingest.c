@@ -344,6 +344,11 @@ int xt_ingest_offer(xt_ingest *g, const void *frame, size_t len, const char *via
 
 int xt_ingest_has_room(const xt_ingest *g) { return g->filling >= 0; }
 
+void xt_ingest_pull_sockopt(xt_wire_sockopt *o) {
+    o->hwm = XT_INGEST_PULL_HWM;
+    o->kernel_buf = XT_INGEST_PULL_KERNEL_BUF;
+}
+
 int xt_ingest_drain(xt_ingest *g, zsock_t *pull, int max_frames, xt_err *err) {
     double t0 = xt_time_mono();
     int n = 0;

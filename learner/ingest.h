@@ -39,6 +39,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "wire/msg.h"
+#include "wire/sock.h"
 
 #include <czmq.h>
 #include <stdint.h>
@@ -105,6 +106,17 @@ int xt_ingest_is_open(const xt_ingest *self);
 void xt_ingest_set_version(xt_ingest *self, uint64_t version);
 
 // ---- frames
+
+// ZeroMQ receive HWM and kernel receive buffer (bytes) per actor connection
+// of the chunk PULL socket.
+#define XT_INGEST_PULL_HWM 2
+#define XT_INGEST_PULL_KERNEL_BUF (32 << 10)
+// Sets o's hwm and kernel_buf to the values above (the rest of o, Curve
+// keys and size limits, is the caller's). While the ingest is full the loop
+// stops reading, and then each actor connection holds only a few chunks
+// here, ZeroMQ's default HWM (1000) and the kernel's autotuned TCP buffers
+// (MBs) would hold many batches' worth, all ageing past max_policy_lag.
+void xt_ingest_pull_sockopt(xt_wire_sockopt *o);
 
 // Decodes and checks one frame and stores it or drops it. Returns 0 when
 // stored, 1 when dropped (*why, may be NULL, gets the reason), XT_ESTATE

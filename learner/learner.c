@@ -43,8 +43,6 @@
 #define S_CTRL_FRAME_MAX (1u << 20)  // control frames the decoder accepts (Status rosters)
 #define S_CTRL_ZMQ_MAX (4 << 20)     // larger control messages make ZeroMQ drop the connection
 #define S_CHUNK_ZMQ_MAX (16 << 20)   // larger chunk messages make ZeroMQ drop the connection
-#define S_PULL_HWM 2                 // chunks ZeroMQ queues per actor connection
-#define S_PULL_KERNEL_BUF (32 << 10) // bytes the kernel buffers per actor connection
 #define S_DRAIN_MAX 256              // frames read per wake-up (timer fairness)
 #define S_ROSTER_MAX 1024            // actors in a roster
 
@@ -236,6 +234,7 @@ static int s_ingest_for(xt_learner *l, const xt_model_spec *spec, xt_err *err) {
         // A new model shape (another fold's data has other widths): the old
         // buffers cannot hold its chunks.
         if (l->pull_reading) zloop_reader_end(l->loop, l->pull), l->pull_reading = 0;
+        xt_learner_stats_ingest(&l->st, xt_ingest_stats_of(l->ing), &l->ing_prev); // its last counts
         xt_ingest_destroy(&l->ing);
     }
     xt_ingest_config ic = {.shape = sh,
@@ -744,6 +743,20 @@ static int s_tick(xt_learner *l) {
 
 static int s_on_timer(zloop_t *loop, int timer_id, void *arg) { return s_tick(arg); }
 
+// The chunk intake's totals over the learner's life, logged on exit: how
+// many chunks the actors' work turned into and where the rest went (a high
+// policy_lag share means chunks waited too long somewhere; docs/learner.md).
+static void s_log_intake(xt_learner *l) {
+    s_sample(l);
+    char drops[320];
+    int n = 0;
+    for (int r = 0; r < XT_INGEST_DROP_N && n < (int)sizeof drops; r++)
+        n += snprintf(drops + n, sizeof drops - (size_t)n, "%s %s %.0f", r ? "," : "", xt_ingest_drop_name(r),
+                      xt_prom_counter_get(l->st.dropped[r]));
+    xt_info("chunks: %.0f received, %llu trained; dropped:%s", xt_prom_counter_get(l->st.received),
+            (unsigned long long)xt_prom_histogram_count(l->st.policy_lag), drops);
+}
+
 // ---------------------------------------------------------------- setup
 
 static int s_security(xt_learner *l, xt_wire_sockopt *server, xt_wire_sockopt *client, xt_err *err) {
@@ -838,14 +851,11 @@ xt_learner *xt_learner_new(const xt_learner_opts *o, xt_err *err) {
     if (s_security(l, &server, &client, err)) goto fail;
     // PULL: a small receive HWM and kernel buffer per actor connection, so
     // that while the ingest is full (reader off) each actor's frames back up
-    // into its own send queue within a few chunks (policy lag is counted in
-    // batches: the default TCP buffers alone held ~10 versions of chunks);
-    // and ZeroMQ's own size limit above the decoder's (which rejects and
-    // counts anything larger than a chunk of the model) so huge frames never
-    // get buffered.
+    // into its own send queue within a few chunks (ingest.h); and ZeroMQ's
+    // own size limit above the decoder's (which rejects and counts anything
+    // larger than a chunk of the model) so huge frames never get buffered.
     xt_wire_sockopt po = server;
-    po.hwm = S_PULL_HWM;
-    po.kernel_buf = S_PULL_KERNEL_BUF;
+    xt_ingest_pull_sockopt(&po);
     po.max_msg_bytes = S_CHUNK_ZMQ_MAX;
     char ep[300];
     snprintf(ep, sizeof ep, "tcp://*:%lld", (long long)c->learner_port_chunks);
@@ -890,6 +900,7 @@ int xt_learner_run(xt_learner *l, xt_err *err) {
         // is served without waiting for the timer.
         if (zloop_start(l->loop) == 0 && !l->done && !l->fatal) s_tick(l);
     }
+    s_log_intake(l);
     if (l->fatal) {
         // Let a running job finish so the trainer is not torn down under it.
         xt_worker_wait(l->worker);
