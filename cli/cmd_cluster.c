@@ -331,20 +331,37 @@ static void s_poll(s_sup *s, int ask, double wait_s) {
         s->done |= st->phase == XT_WIRE_PHASE_DONE;
         // Actors' env steps/s, the learner's version (= its updates) and the
         // mean lag of the versions the actors act with.
-        double sps = 0, vsum = 0;
-        int na = 0, nl = 0, nv = 0;
+        double sps = 0, lsum = 0;
+        int na = 0, nl = 0, nv = 0, training = 0;
         uint64_t lv = 0;
         for (uint32_t i = 0; i < st->n_workers; i++) {
             const xt_wire_worker *w = &st->workers[i];
-            if (w->role == XT_WIRE_ROLE_LEARNER) nl++, lv = w->policy_version;
+            if (w->role != XT_WIRE_ROLE_LEARNER) continue;
+            nl++;
+            // A training learner's version wins over another row's.
+            int tr = w->state == XT_WIRE_STATE_RUNNING || w->state == XT_WIRE_STATE_WAITING;
+            if (tr || !training) lv = w->policy_version, training = tr;
+        }
+        for (uint32_t i = 0; i < st->n_workers; i++) {
+            const xt_wire_worker *w = &st->workers[i];
             if (w->role != XT_WIRE_ROLE_ACTOR) continue;
             na++, sps += w->steps_per_s;
-            if (w->policy_version > 0) vsum += (double)w->policy_version, nv++;
+            // Versions are comparable only within one learner's sequence of
+            // one fold: an actor still evaluating, idle, or waiting for a
+            // fold's first weights reports the previous fold's version (or
+            // 0), far above or below the learner's new count; such rows are
+            // left out (this made the lag negative at fold starts).
+            if (w->state != XT_WIRE_STATE_RUNNING && w->state != XT_WIRE_STATE_WAITING) continue;
+            if (w->policy_version == 0) continue; // no weights yet (or the fold's very first version)
+            // Heartbeats are up to one period apart: an actor may already act
+            // with a version the learner's last heartbeat did not announce.
+            // Its lag is 0 (it runs the newest weights), never negative; the
+            // versions are unsigned, so compare before subtracting.
+            lsum += lv > w->policy_version ? (double)(lv - w->policy_version) : 0.0;
+            nv++;
         }
         s->n_learners = nl, s->n_actors_seen = na, s->actor_sps = sps, s->updates = lv;
-        // Heartbeats are up to one period apart: an actor may report a version
-        // the learner's last heartbeat did not have yet (shown as 0, not < 0).
-        s->lag = nv && nl ? fmax(0.0, (double)lv - vsum / nv) : NAN;
+        s->lag = nv && training ? lsum / nv : NAN;
     }
 }
 
