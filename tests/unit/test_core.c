@@ -1,9 +1,11 @@
 // test_core.c - core utilities: crc32, UTC time parsing and calendar math,
 // timeframes, rng streams, sessions, atomic file writes, bar validation
-// messages and the log line format.
+// messages, the log line format and the daemons' start-up (options, config
+// precedence, exit statuses and their messages).
 #include "testutil.h"
 
 #include "core/crc32.h"
+#include "core/daemon.h"
 #include "core/fileio.h"
 #include "core/log.h"
 #include "core/rng.h"
@@ -12,6 +14,7 @@
 #include "market/calendar.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,11 +233,117 @@ static void t_log(void **s) {
     assert_int_equal(xt_log_level_parse("loud"), -1);
 }
 
+// ---------------------------------------------------------------- daemon start-up
+
+static void s_daemon_usage(FILE *out) { fprintf(out, "usage: xtrade-test --config FILE\n"); }
+
+static const char *const s_dopts[] = {"--broker", "--run-dir", NULL};
+static const xt_daemon_env s_denvs[] = {{"XTRADE_METRICS_PORT", "learner.http_port"}, {NULL, NULL}};
+static const xt_daemon_spec s_dspec = {"xtrade-test", 'T', s_daemon_usage, s_dopts, s_denvs};
+
+// xt_daemon_start on a NULL-terminated argument list; what it printed to
+// stdout and stderr lands in out. Returns its result (d is kept on GO).
+static int s_dstart(xt_daemon *d, char *out, size_t cap, ...) {
+    char *argv[16] = {"xtrade-test"};
+    int argc = 1;
+    va_list ap;
+    va_start(ap, cap);
+    for (char *a; argc < 15 && (a = va_arg(ap, char *)) != NULL;) argv[argc++] = a;
+    va_end(ap);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(stdout);
+    int so = dup(1), se = dup(2);
+    dup2(fds[1], 1), dup2(fds[1], 2);
+    int rc = xt_daemon_start(d, &s_dspec, argc, argv);
+    fflush(stdout);
+    dup2(so, 1), dup2(se, 2);
+    close(so), close(se), close(fds[1]);
+    ssize_t n = read(fds[0], out, cap - 1);
+    close(fds[0]);
+    out[n > 0 ? n : 0] = '\0';
+    return rc;
+}
+
+static void t_daemon(void **s) {
+    char out[4096], cfgp[512], ep[300];
+    snprintf(cfgp, sizeof cfgp, "%s/configs/tiny.yaml", XT_SOURCE_DIR);
+    unsetenv("XTRADE_CONFIG"), unsetenv("XTRADE_METRICS_PORT");
+    unsetenv("XTRADE_BROKER"), unsetenv("XT_BROKER");
+    xt_daemon d;
+
+    // --help / --version: exit 0; bad usage: exit 2 with one sentence.
+    assert_int_equal(s_dstart(&d, out, sizeof out, "--help", NULL), 0);
+    assert_contains(out, "usage: xtrade-test --config FILE");
+    assert_int_equal(s_dstart(&d, out, sizeof out, "--version", NULL), 0);
+    assert_contains(out, "xtrade-test " XT_VERSION "\n");
+    assert_int_equal(s_dstart(&d, out, sizeof out, "--bogus", NULL), 2);
+    assert_contains(out, "xtrade-test: --bogus: unknown option or missing value\nusage: xtrade-test");
+    assert_int_equal(s_dstart(&d, out, sizeof out, "--config", NULL), 2);
+    assert_contains(out, "xtrade-test: --config: unknown option or missing value");
+    assert_int_equal(s_dstart(&d, out, sizeof out, NULL), 2);
+    assert_contains(out, "xtrade-test: --config FILE is required (or XTRADE_CONFIG)\n");
+
+    // The file, then the environment, then --set.
+    assert_int_equal(s_dstart(&d, out, sizeof out, "--config", cfgp, "--run-dir", "/tmp/r", NULL), XT_DAEMON_GO);
+    assert_string_equal(d.cfg->run_id, "tiny");
+    assert_int_equal(d.cfg->learner_http_port, 9101); // the default
+    assert_string_equal(xt_daemon_option(&d, "--run-dir"), "/tmp/r");
+    assert_null(xt_daemon_option(&d, "--broker"));
+    assert_null(xt_daemon_option(&d, "--nope"));
+    xt_daemon_destroy(&d);
+    setenv("XTRADE_CONFIG", cfgp, 1);
+    setenv("XTRADE_METRICS_PORT", "9200", 1);
+    assert_int_equal(s_dstart(&d, out, sizeof out, NULL), XT_DAEMON_GO);
+    assert_int_equal(d.cfg->learner_http_port, 9200);
+    xt_daemon_destroy(&d);
+    assert_int_equal(s_dstart(&d, out, sizeof out, "--set", "learner.http_port=9300", NULL), XT_DAEMON_GO);
+    assert_int_equal(d.cfg->learner_http_port, 9300);
+
+    // Broker endpoint: --broker, else the variables in order, else the config.
+    static const char *const vars[] = {"XTRADE_BROKER", "XT_BROKER", NULL};
+    xt_daemon_broker(d.cfg, NULL, vars, ep, sizeof ep);
+    char want[300];
+    snprintf(want, sizeof want, "tcp://%s:%lld", d.cfg->broker_host, (long long)d.cfg->broker_port);
+    assert_string_equal(ep, want);
+    setenv("XT_BROKER", "tcp://b2:1", 1);
+    xt_daemon_broker(d.cfg, "", vars, ep, sizeof ep);
+    assert_string_equal(ep, "tcp://b2:1");
+    setenv("XTRADE_BROKER", "tcp://b1:1", 1);
+    xt_daemon_broker(d.cfg, NULL, vars, ep, sizeof ep);
+    assert_string_equal(ep, "tcp://b1:1");
+    xt_daemon_broker(d.cfg, "tcp://cli:1", vars, ep, sizeof ep);
+    assert_string_equal(ep, "tcp://cli:1");
+    unsetenv("XTRADE_BROKER"), unsetenv("XT_BROKER");
+    xt_daemon_destroy(&d);
+
+    // Values that do not fit their key: usage errors (2), naming the source.
+    setenv("XTRADE_METRICS_PORT", "abc", 1);
+    assert_int_equal(s_dstart(&d, out, sizeof out, NULL), 2);
+    assert_contains(out, "xtrade-test: XTRADE_METRICS_PORT=abc: ");
+    unsetenv("XTRADE_METRICS_PORT");
+    assert_int_equal(s_dstart(&d, out, sizeof out, "--set", "learner.mode", NULL), 2);
+    assert_contains(out, "xtrade-test: --set learner.mode: expected section.key=value\n");
+    assert_int_equal(s_dstart(&d, out, sizeof out, "--set", "learner.modee=sync", NULL), 2);
+    assert_contains(out, "learner.modee: unknown key");
+    xt_err e = {0};
+    assert_int_equal(xt_daemon_set(NULL, "=3", &e), XT_EINVAL); // no key: cfg is not touched
+    assert_string_equal(e.msg, "--set =3: expected section.key=value");
+    // A config that cannot be read or does not validate: 1.
+    assert_int_equal(s_dstart(&d, out, sizeof out, "--config", "/nonexistent/x.yaml", NULL), 1);
+    assert_contains(out, "xtrade-test: ");
+    assert_contains(out, "/nonexistent/x.yaml");
+    assert_int_equal(s_dstart(&d, out, sizeof out, "--set", "ppo.n_steps=100", NULL), 1); // chunk_len 32
+    assert_contains(out, "ppo.n_steps: 100 is not a multiple of ppo.chunk_len 32\n");
+    unsetenv("XTRADE_CONFIG");
+    xt_log_init('C', XT_LOG_INFO, 0);
+}
+
 int main(void) {
     const struct CMUnitTest t[] = {
         cmocka_unit_test(t_crc),        cmocka_unit_test(t_time),         cmocka_unit_test(t_timeframes),
         cmocka_unit_test(t_rng),        cmocka_unit_test(t_calendar),     cmocka_unit_test(t_atomic_write),
-        cmocka_unit_test(t_bars_validate), cmocka_unit_test(t_log),
+        cmocka_unit_test(t_bars_validate), cmocka_unit_test(t_log),   cmocka_unit_test(t_daemon),
     };
     return cmocka_run_group_tests(t, NULL, NULL);
 }
