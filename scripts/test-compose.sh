@@ -261,6 +261,12 @@ say "building localhost/xtrade-cpu:test (docker/Dockerfile.actor on localhost/de
 pm build --format docker --build-arg BASE_IMAGE=localhost/debian:bookworm \
   -f "$src/docker/Dockerfile.actor" -t localhost/xtrade-cpu:test "$src" >"$work/build-cpu.log" 2>&1 ||
   fail "image build failed; see $work/build-cpu.log: $(tail -5 "$work/build-cpu.log" | tr '\n' ' ')"
+# Keep the build stage tagged (its apt layer is the slow part of a rebuild),
+# then drop the stages earlier builds left untagged: each holds a build tree.
+pm build --format docker --build-arg BASE_IMAGE=localhost/debian:bookworm --target build \
+  -f "$src/docker/Dockerfile.actor" -t localhost/xtrade-cpu-build:test "$src" >>"$work/build-cpu.log" 2>&1 ||
+  fail "image build (stage build) failed; see $work/build-cpu.log"
+podman image prune -f --filter label=org.opencontainers.image.title=xtrade-cpu >/dev/null 2>&1 || true
 say "built localhost/xtrade-cpu:test"
 if [ -n "$prom_build_pid" ]; then
   wait "$prom_build_pid" || { prom_build_pid=""; fail "Prometheus image build failed; see $work/build-prometheus.log: $(tail -3 "$work/build-prometheus.log" | tr '\n' ' ')"; }
