@@ -277,11 +277,11 @@ fi
 # ---- run config: tiny.yaml's data and network sizes, longer folds
 
 # The two explicit folds and the network of tiny.yaml, whose 8192 steps a
-# fold train in well under a second here: 3 actors of 4 envs act ~120,000
-# env steps/s (2 cores). ppo.total_steps makes each fold train for about 50 s
-# under the whole stack; the checks below need ~25 s of training (discovery,
-# two scrapes per target, the kill and the broker dropping the actor) before
-# the last fold ends, so machines up to ~3x faster still have time.
+# fold train in about a second here: 3 actors of 4 envs act ~120,000 env
+# steps/s on 2 loaded cores. ppo.total_steps makes each fold train for about
+# 70 s under the whole stack; the checks below need ~25 s of training
+# (discovery, two scrapes per target, the kill and the broker dropping the
+# actor) before the last fold ends, so a machine 4-5x faster still passes.
 cat >"$work/config.yaml" <<EOF
 # written by scripts/test-compose.sh
 run:
@@ -300,7 +300,7 @@ model:
   lstm_layers: 1
   mlp: [32]
 ppo:
-  total_steps: 6000000
+  total_steps: 10000000
   n_envs: 8
   n_steps: 128
   chunk_len: 32
@@ -309,7 +309,7 @@ ppo:
 actor:
   envs: 4
 learner:
-  checkpoint_every: 200
+  checkpoint_every: 300
 folds:
   mode: explicit
   explicit:
