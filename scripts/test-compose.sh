@@ -409,6 +409,7 @@ fold=$(broker_metric xtrade_fold)
 victim=$(container actor | sed -n 1p)
 [ -n "$victim" ] || fail "no actor container to kill"
 lost0=$(broker_metric xtrade_actors_lost_total)
+lost0=${lost0:-0}
 say "killing actor container $(podman inspect --format '{{.Name}}' "$victim") with SIGKILL (fold $fold, train)"
 pm kill --signal KILL "$victim" >/dev/null
 # The actor's id is actor-<host name>-1, the host name the container's short id.
