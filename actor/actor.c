@@ -146,6 +146,7 @@ static xt_wire_state s_state(const xt_actor *a) {
     if (a->phase != XT_WIRE_PHASE_TRAIN || !a->runner) return XT_WIRE_STATE_IDLE;
     int installed = xt_runner_has_params(a->runner);
     if (!installed && !(a->w_have && a->w_fold == a->fold)) return XT_WIRE_STATE_WAITING;
+    if (a->await_learner) return XT_WIRE_STATE_WAITING;
     if (a->sync && a->sync_slots >= a->share_slots && !a->w_fresh) return XT_WIRE_STATE_WAITING;
     return XT_WIRE_STATE_RUNNING;
 }
@@ -231,7 +232,7 @@ static int s_on_work(zloop_t *loop, int timer_id, void *arg);
 static int s_on_pollout(zloop_t *loop, zmq_pollitem_t *item, void *arg);
 
 static int s_can_work(const xt_actor *a) {
-    if (a->done || a->phase != XT_WIRE_PHASE_TRAIN || !a->runner || a->ev_active) return 0;
+    if (a->done || a->phase != XT_WIRE_PHASE_TRAIN || !a->runner || a->ev_active || a->await_learner) return 0;
     if (!xt_runner_has_params(a->runner) && !(a->w_have && a->w_fold == a->fold)) return 0;
     if (a->sync && a->sync_slots >= a->share_slots && !(a->w_fresh && a->w_fold == a->fold)) return 0;
     return xt_sender_room(a->sender) >= xt_runner_n_envs(a->runner);
@@ -260,12 +261,52 @@ static void s_drop_pollout(xt_actor *a) {
 
 // ---------------------------------------------------------------- weights
 
+// Deterministic sync mode: a version a periodic checkpoint may hold, so a
+// restarted learner may resume from it. The learner checkpoints every
+// learner.checkpoint_every updates counted from the version it started or
+// resumed at (the first one this actor got from it), one version per update.
+static int s_ckpt_version(const xt_actor *a, uint64_t v) {
+    uint64_t every = a->cfg->learner_checkpoint_every > 0 ? (uint64_t)a->cfg->learner_checkpoint_every : 1;
+    return v >= a->ver_base && (v - a->ver_base) % every == 0;
+}
+
+// Deterministic sync mode, between collects: weights from a restarted
+// learner name the version it resumed at. When that version's share was
+// already (partly) produced for the dead learner, the envs go back to the
+// snapshot taken at its start, so the share is produced again exactly as
+// the uninterrupted run produced it. Then the snapshot of the version about
+// to be acted is taken. Returns -1 only on a fatal error.
+static int s_rewind_and_snapshot(xt_actor *a) {
+    xt_err err = {0};
+    const uint64_t v = a->w_version, cur = xt_runner_version(a->runner);
+    const int had = xt_runner_has_params(a->runner);
+    if (a->rewind) {
+        a->rewind = 0;
+        if (xt_runner_has_snapshot(a->runner, v)) {
+            if (xt_runner_rewind(a->runner, v, &err)) return s_fail(a, &err);
+            xt_sender_clear(a->sender); // nothing of the abandoned share may still go out
+            xt_info("fold %u: envs rewound to the start of version %llu's share (the restarted learner resumed "
+                    "there; acting v%llu before)",
+                    a->fold, (unsigned long long)v, (unsigned long long)cur);
+        } else if (had && v < cur) {
+            xt_warn("fold %u: the restarted learner resumed at version %llu but this actor kept no snapshot of it "
+                    "(it is at v%llu): the run goes on but is no longer bit-identical to an uninterrupted one",
+                    a->fold, (unsigned long long)v, (unsigned long long)cur);
+        }
+    }
+    if (xt_runner_snapshot(a->runner, v, s_ckpt_version(a, v), &err)) {
+        if (xt_actor_first(a, "snapshot", err.msg)) xt_warn("fold %u: %s", a->fold, err.msg);
+    }
+    return 0;
+}
+
 // Installs the newest weights of the assignment's fold into the runner.
 // Called only between collects.
 static int s_apply_weights(xt_actor *a) {
     if (!a->runner || !a->w_have || a->w_fold != a->fold) return 0;
     if (xt_runner_has_params(a->runner) && !a->w_fresh) return 0;
     xt_err err = {0};
+    if (a->det && a->sync && s_rewind_and_snapshot(a)) return -1;
     int rc = xt_runner_set_params(a->runner, a->w_new, a->w_version, &err);
     if (rc) return s_fail(a, &err);
     a->w_fresh = 0, a->sync_slots = 0;
@@ -314,10 +355,17 @@ static void s_on_weights_msg(xt_actor *a, const xt_wire_msg *m) {
                 (unsigned long long)w->version);
     }
     int newer = !a->w_have || new_inc || w->fold > a->w_fold || (w->fold == a->w_fold && w->version > a->w_version);
+    if (new_inc) a->await_learner = 0; // the learner the new endpoints named is here
+    int first = !a->learner_seen;
     a->learner_seen = 1, a->learner_inc = m->hdr.incarnation;
     if (!newer || (a->have_assign && w->fold < a->fold)) return;
     memcpy(a->w_new, w->params, a->n_params * sizeof(float));
     a->w_have = 1, a->w_fresh = 1, a->w_version = w->version, a->w_fold = w->fold;
+    // Deterministic sync mode: the versions a checkpoint may hold count from
+    // the first version of each learner incarnation and fold; a restarted
+    // learner's first weights rewind the envs (s_rewind_and_snapshot).
+    if (first || new_inc || w->fold != a->base_fold) a->ver_base = w->version, a->base_fold = w->fold;
+    if (new_inc) a->rewind = 1;
 }
 
 
@@ -450,13 +498,19 @@ static int s_build(xt_actor *a) {
     xt_runner_config rc = {
         .kind = a->kind,
         .T = (int)a->cfg->ppo_chunk_len,
-        .seed = xt_runner_seed(a->seed, a->id, a->fold),
+        // Deterministic runs: per-shard streams of the master seed (below),
+        // so which actor steps a shard does not matter.
+        .seed = a->det ? a->seed : xt_runner_seed(a->seed, a->id, a->fold),
         .fold = a->fold,
         .ls_min = (float)a->cfg->model_log_std_min,
         .ls_max = (float)a->cfg->model_log_std_max,
         .threads = 1,
     };
     a->runner = xt_runner_new(&rc, a->ush, a->n_ush, a->env_shard, a->n_env, &a->envp, &a->spec, &err);
+    // Snapshots in sync mode: the newest version's share, and the last two
+    // versions a periodic checkpoint may hold (actor.c, s_ckpt_version).
+    if (a->runner && a->det && xt_runner_deterministic(a->runner, a->sync ? 3 : 0, &err))
+        xt_runner_destroy(&a->runner);
     if (!a->runner) {
         if (xt_actor_first(a, "runner", err.msg)) xt_error("fold %u: %s", a->fold, err.msg);
         return -1;
@@ -511,6 +565,33 @@ static void s_on_assignment(xt_actor *a, const xt_wire_assignment *as) {
     if (a->ev_active) xt_actor_eval_cancel(a, "a training assignment arrived");
     a->phase = XT_WIRE_PHASE_TRAIN;
     if (same && (a->runner || a->n_env == 0)) return;
+    // The same work with new learner endpoints (the learner restarted on
+    // other ports): keep the envs where they are, reconnect only.
+    int same_work = a->have_assign && as->fold == a->fold && as->seed == a->seed && (int)as->n_shards == a->n_env;
+    for (uint32_t e = 0; same_work && e < as->n_shards; e++) {
+        xt_actor_wshard w;
+        xt_actor_wshard_of(&w, &as->shards[e]);
+        same_work = xt_actor_wshard_eq(&w, &a->as[e]);
+    }
+    if (same_work && a->runner) {
+        snprintf(a->chunk_ep, sizeof a->chunk_ep, "%s", as->chunk_endpoint);
+        snprintf(a->weights_ep, sizeof a->weights_ep, "%s", as->weights_endpoint);
+        xt_err err = {0};
+        // The old queue goes with the old socket (xt_sender_connect).
+        if (xt_sender_connect(a->sender, a->chunk_ep, &err) || s_connect_sub(a, a->weights_ep, &err)) {
+            xt_error("%s", err.msg);
+            xt_runner_destroy(&a->runner);
+            return;
+        }
+        // Deterministic sync mode: nothing is produced for the new learner
+        // before its own weights say which version it resumed at (a chunk of
+        // the old learner's version sent now could not be taken back).
+        if (a->det && a->sync) a->await_learner = 1;
+        xt_info("fold %u: new learner endpoints, envs kept: chunks to %s, weights from %s", a->fold, a->chunk_ep,
+                a->weights_ep);
+        return;
+    }
+    a->await_learner = 0; // other work: the envs are built afresh anyway
     int fold_changed = !a->have_assign || as->fold != a->fold;
     a->have_assign = 1, a->fold = as->fold, a->seed = as->seed, a->n_env = (int)as->n_shards;
     for (uint32_t e = 0; e < as->n_shards; e++) xt_actor_wshard_of(&a->as[e], &as->shards[e]);
@@ -888,6 +969,7 @@ xt_actor *xt_actor_new(const xt_actor_options *o, volatile sig_atomic_t *stop, x
     a->live_s = (double)cfg->broker_liveness_ms / 1000.0;
     a->reconnect_s = (double)cfg->actor_reconnect_ms / 1000.0;
     a->sync = cfg->learner_mode == xt_config_enum_index(XT_CFGK_learner_mode, "sync");
+    a->det = cfg->run_deterministic != 0;
     a->share_slots = (int)((cfg->ppo_n_steps + cfg->ppo_chunk_len - 1) / cfg->ppo_chunk_len);
     a->kind = (int)cfg->env_kind;
     a->shards_fold = -1, a->work_timer = -1, a->phase = XT_WIRE_PHASE_NONE;

@@ -104,6 +104,13 @@ struct xt_actor {
     uint32_t w_fold;
     int learner_seen, sync_slots;
 
+    // deterministic sync runs (run.deterministic, learner.mode sync): rewinds
+    int det;             // run.deterministic: per-shard streams (and snapshots in sync mode)
+    int rewind;          // the newest weights come from a new learner incarnation: rewind to them
+    int await_learner;   // new learner endpoints: no work until that learner's weights arrive
+    uint64_t ver_base;   // first version of the current learner incarnation and fold
+    uint32_t base_fold;
+
     // work
     int work_timer; // zloop timer id, -1: off
     int pollout;    // POLLOUT poller registered on the sender's socket

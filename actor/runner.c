@@ -19,6 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+typedef struct {
+    int used;
+    uint64_t version, salt, tick;
+    void *state; // [snap_bytes]: xt_rollout_snapshot
+} s_snap;
+
 struct xt_runner {
     xt_runner_config cfg;
     xt_env_params p;
@@ -41,6 +47,12 @@ struct xt_runner {
     uint32_t *ep_n; // [N] episodes finished in chunk g
     double *ep_ret, *ep_sh; // [N] their return and Sharpe sums
     uint64_t nf_collects, nf_chunks;
+    uint64_t *shard_seed; // [S] collector order (cfg.shard_streams), else NULL
+    // snapshots (runner.h): cfg.snapshots slots of snap_bytes each
+    size_t snap_bytes;
+    int n_snap;
+    s_snap *snap;
+    uint64_t snap_tick; // age order of the keep ring
 };
 
 // ---- helpers
@@ -59,6 +71,13 @@ uint64_t xt_runner_seed(uint64_t master, const char *actor_id, uint32_t fold) {
     return s_mix(s_mix(master) ^ s_mix(h) ^ ((uint64_t)fold << 32));
 }
 
+uint64_t xt_runner_shard_seed(uint64_t master, uint32_t fold, const char *shard_name, int tf_sec) {
+    uint64_t h = 0xcbf29ce484222325ull; // FNV-1a of the shard's name
+    for (const char *c = shard_name; c && *c; c++) h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
+    // A different salt than xt_runner_seed: a shard seed never equals an actor seed.
+    return s_mix(s_mix(master ^ 0x5eed5bad0000ull) ^ s_mix(h) ^ ((uint64_t)fold << 32) ^ (uint64_t)(uint32_t)tf_sec);
+}
+
 static int s_finite(const float *x, size_t n) {
     for (size_t k = 0; k < n; k++)
         if (!isfinite(x[k])) return 0;
@@ -66,6 +85,13 @@ static int s_finite(const float *x, size_t n) {
 }
 
 static int s_build_rollout(xt_runner *r, xt_err *err) {
+    // After a dropped collect the salt gives fresh streams (every shard's).
+    if (r->shard_seed)
+        for (int k = 0; k < r->S; k++) {
+            const xt_rl_shard *sh = &r->order[k];
+            uint64_t s0 = xt_runner_shard_seed(r->cfg.seed, r->cfg.fold, sh->name, sh->tf_sec);
+            r->shard_seed[k] = r->salt ? s_mix(s0 ^ s_mix(r->salt)) : s0;
+        }
     xt_rollout_config rc = {
         .kind = r->cfg.kind,
         .window = XT_RL_TRAIN,
@@ -77,7 +103,7 @@ static int s_build_rollout(xt_runner *r, xt_err *err) {
         .ls_max = r->cfg.ls_max,
     };
     xt_rollout_destroy(&r->roll);
-    r->roll = xt_rollout_new(&rc, r->order, r->S, &r->p, &r->spec, err);
+    r->roll = xt_rollout_new_seeded(&rc, r->shard_seed, r->order, r->S, &r->p, &r->spec, err);
     if (!r->roll) return err && err->code ? err->code : XT_EINVAL;
     for (int g = 0; g < r->N; g++) r->env_caller[g] = r->perm[xt_rollout_env_shard(r->roll, g)];
     return 0;
@@ -168,10 +194,32 @@ void xt_runner_destroy(xt_runner **self_p) {
     xt_runner *r = *self_p;
     xt_rollout_destroy(&r->roll);
     xt_backend_destroy(&r->be);
-    void *bufs[] = {r->order, r->perm, r->env_caller, r->st, r->params, r->ok, r->ep_n, r->ep_ret, r->ep_sh};
+    for (int k = 0; r->snap && k < r->n_snap; k++) free(r->snap[k].state);
+    free(r->snap);
+    void *bufs[] = {r->order, r->perm,  r->env_caller, r->st,        r->params,
+                    r->ok,    r->ep_n,  r->ep_ret,     r->ep_sh,     r->shard_seed};
     for (size_t k = 0; k < sizeof bufs / sizeof *bufs; k++) free(bufs[k]);
     free(r);
     *self_p = NULL;
+}
+
+int xt_runner_deterministic(xt_runner *r, int snapshots, xt_err *err) {
+    if (snapshots < 0 || r->snap || r->have_params)
+        return xt_err_set(err, XT_ESTATE, "runner: deterministic mode is set once, before any weights (%d snapshots)",
+                          snapshots);
+    if (!r->shard_seed && !(r->shard_seed = calloc((size_t)r->S, sizeof(uint64_t))))
+        return xt_err_set(err, XT_ENOMEM, "runner: out of memory");
+    int rc = s_build_rollout(r, err); // the same envs, now on per-shard streams
+    if (rc || snapshots == 0) return rc;
+    r->snap_bytes = xt_rollout_state_bytes(r->roll);
+    r->snap = calloc((size_t)snapshots, sizeof *r->snap);
+    if (!r->snap) return xt_err_set(err, XT_ENOMEM, "runner: out of memory");
+    r->n_snap = snapshots;
+    for (int k = 0; k < snapshots; k++)
+        if (!(r->snap[k].state = malloc(r->snap_bytes ? r->snap_bytes : 1)))
+            return xt_err_set(err, XT_ENOMEM, "runner: out of memory for %d snapshots of %zu bytes", snapshots,
+                              r->snap_bytes);
+    return 0;
 }
 
 // ---- params
@@ -259,6 +307,59 @@ int xt_runner_collect(xt_runner *r, xt_runner_report *rep, xt_err *err) {
         rep->episodes += (int)r->ep_n[g];
     }
     r->ready = 1, rep->ok = 1;
+    return 0;
+}
+
+// ---- snapshots
+
+// The slot that holds version, or -1.
+static int s_snap_find(const xt_runner *r, uint64_t version) {
+    for (int k = 0; k < r->n_snap; k++)
+        if (r->snap[k].used && r->snap[k].version == version) return k;
+    return -1;
+}
+
+int xt_runner_snapshot(xt_runner *r, uint64_t version, int keep, xt_err *err) {
+    const int n = r->n_snap;
+    if (n < 1) return xt_err_set(err, XT_ESTATE, "runner: built without snapshot slots");
+    int rc;
+    // A dropped collect left no collector: build the one the next collect
+    // would build, so the snapshot is the state that collect starts from.
+    if (!r->roll && (rc = s_build_rollout(r, err))) return rc;
+    int k = s_snap_find(r, version);
+    if (k < 0 && (n == 1 || !keep)) k = 0;
+    if (k < 0) {
+        // The keep ring (slots 1..n-1): a free slot, else the oldest.
+        k = 1;
+        for (int j = 1; j < n; j++) {
+            if (!r->snap[j].used) {
+                k = j;
+                break;
+            }
+            if (r->snap[j].tick < r->snap[k].tick) k = j;
+        }
+    }
+    s_snap *sn = &r->snap[k];
+    xt_rollout_snapshot(r->roll, sn->state);
+    sn->used = 1, sn->version = version, sn->salt = r->salt, sn->tick = ++r->snap_tick;
+    return 0;
+}
+
+int xt_runner_has_snapshot(const xt_runner *r, uint64_t version) { return s_snap_find(r, version) >= 0; }
+
+int xt_runner_rewind(xt_runner *r, uint64_t version, xt_err *err) {
+    int k = s_snap_find(r, version);
+    if (k < 0) return xt_err_set(err, XT_ENOTFOUND, "runner: no snapshot of version %llu", (unsigned long long)version);
+    const s_snap *sn = &r->snap[k];
+    int rc;
+    // The collector the snapshot was taken from: same salt, same streams
+    // (a collect dropped since then rebuilt it with another salt).
+    if (!r->roll || sn->salt != r->salt) {
+        r->salt = sn->salt;
+        if ((rc = s_build_rollout(r, err))) return rc;
+    }
+    xt_rollout_restore(r->roll, sn->state);
+    r->ready = 0;
     return 0;
 }
 

@@ -82,6 +82,13 @@ typedef struct xt_runner xt_runner;
 // episode starts and action draws, and a fixed id reproduces them.
 uint64_t xt_runner_seed(uint64_t master, const char *actor_id, uint32_t fold);
 
+// Seed of one shard's envs in a deterministic run (cfg.shard_streams = 1,
+// cfg.seed = the master seed): the master mixed with the fold, the shard's
+// name and its bar length. Env i of the shard (in the actor's order) draws
+// its episode starts and actions from streams i of it (rl/rollout.h,
+// shard_seeds), whichever actor steps it and whatever else that actor runs.
+uint64_t xt_runner_shard_seed(uint64_t master, uint32_t fold, const char *shard_name, int tf_sec);
+
 // Builds the envs of env_shard[0..n_envs) (indices into shards[0..n_shards),
 // every shard used at least once; each shard's row[XT_RL_TRAIN] is the window
 // to walk) and an inference backend for spec. The params start undefined:
@@ -112,6 +119,41 @@ int xt_runner_chunk(const xt_runner *self, int g, xt_wire_chunk *out);
 // Upper bound of the bulk bytes of one chunk (xt_wire_chunk_bytes), for
 // sizing send buffers.
 size_t xt_runner_chunk_bytes(const xt_runner *self);
+
+// Switches a new runner to deterministic mode (run.deterministic): its
+// collector is rebuilt with per-shard streams (xt_runner_shard_seed of
+// cfg.seed, which must then be the master seed, not xt_runner_seed) and
+// `snapshots` snapshot slots are allocated (0: none). Call before the first
+// collect.
+int xt_runner_deterministic(xt_runner *self, int snapshots, xt_err *err);
+
+// ---- Snapshots (run.deterministic in sync mode)
+//
+// A snapshot is everything the next collects depend on besides the weights:
+// the collector's state (rl/rollout.h: env state, observations, masks,
+// episode starts, LSTM (h, c) of actor and critic, episode returns, sampling
+// streams) and the runner's collector salt. Taken right after the weights
+// of `version` are installed and before its first collect, it lets the
+// actor produce that version's share again, bit for bit, for a learner that
+// restarted from a checkpoint of that version.
+//
+// Slots are allocated by xt_runner_deterministic (nothing allocates later
+// unless a dropped collect left no collector to copy). Slot 0 holds the
+// newest snapshot taken with keep = 0; slots 1.. are a ring of the newest
+// snapshots taken with keep = 1 (the versions a periodic checkpoint may
+// hold), the oldest replaced first. A version already held is overwritten
+// in place. With one slot, every snapshot goes there.
+
+// Takes the snapshot of `version` (call between collects, after
+// xt_runner_set_params). XT_ESTATE when the runner has no slots.
+int xt_runner_snapshot(xt_runner *self, uint64_t version, int keep, xt_err *err);
+// 1 when a slot holds `version`.
+int xt_runner_has_snapshot(const xt_runner *self, uint64_t version);
+// Restores the snapshot of `version`: the next collect repeats the first
+// collect that followed it (with the same params installed). The counters
+// (shard stats, non-finite counts) are not rewound. XT_ENOTFOUND when no
+// slot holds it.
+int xt_runner_rewind(xt_runner *self, uint64_t version, xt_err *err);
 
 int xt_runner_n_envs(const xt_runner *self);
 int xt_runner_n_shards(const xt_runner *self);

@@ -14,6 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+// What orders a chunk in a canonical batch, and the slot it came in at.
+typedef struct {
+    uint64_t version, shard; // policy version, FNV-1a of the shard's symbol or portfolio name
+    uint32_t tf_sec, env;    // bar length, the actor's env index
+    int slot;                // arrival slot (ties: arrival order)
+} s_key;
+
 struct xt_batcher {
     xt_batcher_shape sh;
     int cap, n;
@@ -32,6 +39,9 @@ struct xt_batcher {
     int n_no_tv;         // chunks in the batch without them
     float *h0, *c0;      // [cap][2 L H]
     uint64_t *version;   // [cap] policy version of each chunk
+    s_key *key;          // [cap] canonical-order keys (xt_batcher_sort)
+    int *perm;           // [cap] scratch of xt_batcher_sort: source slot of each place
+    uint8_t *placed;     // [cap] scratch of xt_batcher_sort: place filled
     xt_batch batch;
 };
 
@@ -149,7 +159,8 @@ xt_batcher *xt_batcher_new(const xt_batcher_shape *sh, int max_chunks, xt_err *e
     if (!b) goto oom;
     b->sh = *sh;
     b->cap = max_chunks;
-    const size_t C = (size_t)max_chunks, T = (size_t)sh->T, D = (size_t)sh->obs_dim, A = (size_t)sh->act_dim;
+    // One slot more than the batch holds: the scratch slot of xt_batcher_sort.
+    const size_t C = (size_t)max_chunks + 1, T = (size_t)sh->T, D = (size_t)sh->obs_dim, A = (size_t)sh->act_dim;
     const size_t S = (size_t)(sh->state_size > 0 ? sh->state_size : 1);
     b->obs = malloc(C * (T + 1) * D * sizeof(float));
     b->sym = sh->n_symbols > 0 ? malloc(C * sizeof(int32_t)) : NULL;
@@ -166,6 +177,10 @@ xt_batcher *xt_batcher_new(const xt_batcher_shape *sh, int max_chunks, xt_err *e
     b->h0 = calloc(C * S, sizeof(float));
     b->c0 = calloc(C * S, sizeof(float));
     b->version = calloc(C, sizeof(uint64_t));
+    b->key = calloc(C, sizeof *b->key);
+    b->placed = calloc(C, 1);
+    b->perm = calloc(C, sizeof(int));
+    if (!b->key || !b->placed || !b->perm) goto oom;
     if (!b->obs || (sh->n_symbols > 0 && !b->sym) || (sh->gaussian ? !b->actions : !b->actions_i) || !b->masks ||
         !b->logp || !b->rewards || !b->starts || !b->terminated || !b->truncated || !b->trunc_value || !b->has_tv || !b->h0 || !b->c0 || !b->version)
         goto oom;
@@ -184,7 +199,7 @@ void xt_batcher_destroy(xt_batcher **self_p) {
     free(b->obs), free(b->sym), free(b->actions), free(b->actions_i), free(b->masks);
     free(b->logp), free(b->rewards), free(b->starts), free(b->terminated), free(b->truncated);
     free(b->trunc_value), free(b->has_tv);
-    free(b->h0), free(b->c0), free(b->version);
+    free(b->h0), free(b->c0), free(b->version), free(b->key), free(b->placed), free(b->perm);
     free(b);
     *self_p = NULL;
 }
@@ -244,13 +259,18 @@ int xt_batcher_add(xt_batcher *b, const xt_wire_chunk *c, int32_t sym_id) {
     }
     if (b->sym) b->sym[k] = sym_id;
     b->version[k] = c->policy_version;
+    const char *name = c->shard.portfolio && c->shard.portfolio[0] ? c->shard.portfolio : c->shard.symbol;
+    uint64_t hsh = 0xcbf29ce484222325ull;
+    for (const char *p = name; p && *p; p++) hsh = (hsh ^ (uint8_t)*p) * 0x100000001b3ull;
+    b->key[k] = (s_key){c->policy_version, hsh, c->shard.tf_sec, c->env_index, k};
     b->n++;
     b->batch.C = b->n;
     return k;
 }
 
-// Moves slot `from` to slot `to` (to < from): every per-chunk array.
-static void s_move(xt_batcher *b, int to, int from) {
+// Copies slot `from` to slot `to` (two different slots): every per-chunk
+// array but the sort key.
+static void s_move_data(xt_batcher *b, int to, int from) {
     const size_t T = (size_t)b->sh.T, D = (size_t)b->sh.obs_dim, A = (size_t)b->sh.act_dim;
     const size_t S = (size_t)b->sh.state_size;
 #define S_MV(arr, per) memmove((arr) + (size_t)to * (per), (arr) + (size_t)from * (per), (per) * sizeof *(arr))
@@ -276,6 +296,11 @@ static void s_move(xt_batcher *b, int to, int from) {
 #undef S_MV
 }
 
+static void s_move(xt_batcher *b, int to, int from) {
+    s_move_data(b, to, from);
+    b->key[to] = b->key[from];
+}
+
 int xt_batcher_drop_older(xt_batcher *b, uint64_t min_version) {
     int w = 0;
     for (int r = 0; r < b->n; r++) {
@@ -293,3 +318,41 @@ int xt_batcher_drop_older(xt_batcher *b, uint64_t min_version) {
 }
 
 const xt_batch *xt_batcher_batch(xt_batcher *b) { return &b->batch; }
+
+// ---------------------------------------------------------------- canonical order
+
+static int s_key_cmp(const void *pa, const void *pb) {
+    const s_key *x = pa, *y = pb;
+    if (x->version != y->version) return x->version < y->version ? -1 : 1;
+    if (x->shard != y->shard) return x->shard < y->shard ? -1 : 1;
+    if (x->tf_sec != y->tf_sec) return x->tf_sec < y->tf_sec ? -1 : 1;
+    if (x->env != y->env) return x->env < y->env ? -1 : 1;
+    return (x->slot > y->slot) - (x->slot < y->slot);
+}
+
+void xt_batcher_sort(xt_batcher *b) {
+    const int n = b->n, tmp = b->cap; // slot cap is the scratch slot
+    for (int k = 0; k < n; k++) b->key[k].slot = k;
+    qsort(b->key, (size_t)n, sizeof *b->key, s_key_cmp);
+    // key[i].slot: the slot whose chunk belongs at i. Apply that permutation
+    // cycle by cycle: park chunk i in the scratch slot, pull each source
+    // into place, and put the parked chunk where the cycle closes.
+    for (int i = 0; i < n; i++) b->perm[i] = b->key[i].slot, b->placed[i] = 0;
+    for (int i = 0; i < n; i++) {
+        if (b->placed[i]) continue;
+        b->placed[i] = 1;
+        if (b->perm[i] == i) continue;
+        s_move_data(b, tmp, i);
+        for (int j = i;;) {
+            int src = b->perm[j];
+            b->placed[j] = 1;
+            if (src == i) {
+                s_move_data(b, j, tmp);
+                break;
+            }
+            s_move_data(b, j, src);
+            j = src;
+        }
+    }
+    for (int i = 0; i < n; i++) b->key[i].slot = i;
+}

@@ -92,6 +92,16 @@ uint64_t xt_batcher_version(const xt_batcher *self, int slot);
 // order of the rest (slots move down). Returns how many were removed.
 int xt_batcher_drop_older(xt_batcher *self, uint64_t min_version);
 
+// Puts the chunks held in the canonical order of a deterministic run:
+// by policy version, shard (a hash of its symbol or portfolio name, then its
+// bar length), the actor's env index, and arrival for what is still equal
+// (one actor's chunks of one env arrive in the order they were acted). So a
+// batch of the same chunks has the same layout whatever order the network
+// delivered them in, and whether one actor or several stepped the shards
+// (as long as no two actors step the same shard: their env indices would
+// tie). No allocation (one spare slot is the scratch space).
+void xt_batcher_sort(xt_batcher *self);
+
 // The batch of the chunks held (C = count). Points into the batcher: valid
 // and unchanged until the next add, drop or reset.
 const xt_batch *xt_batcher_batch(xt_batcher *self);

@@ -398,6 +398,10 @@ int xt_ingest_take(xt_ingest *g, const xt_batch **batch, const xt_batcher **bat)
     }
 }
 
+void xt_ingest_canonical(xt_ingest *g, int id) {
+    if (id >= 0 && id < g->cfg.n_batches && g->bufs[id].state == S_TRAINING) xt_batcher_sort(g->bufs[id].b);
+}
+
 void xt_ingest_release(xt_ingest *g, int id) {
     if (id < 0 || id >= g->cfg.n_batches || g->bufs[id].state != S_TRAINING) return;
     xt_batcher_reset(g->bufs[id].b);

@@ -125,6 +125,9 @@ int xt_ingest_drain(xt_ingest *self, zsock_t *pull, int max_frames, xt_err *err)
 // it out. Returns its id (>= 0) with *batch and *bat (may be NULL: the
 // batcher, for the chunks' versions), or -1 when no batch is ready.
 int xt_ingest_take(xt_ingest *self, const xt_batch **batch, const xt_batcher **bat);
+// Puts taken batch `id` in canonical chunk order (xt_batcher_sort), as a
+// deterministic run trains it; the batch pointer stays valid.
+void xt_ingest_canonical(xt_ingest *self, int id);
 // Gives a taken batch back (after the update) to be filled again.
 void xt_ingest_release(xt_ingest *self, int id);
 // Chunks stored and not yet taken (the queue-depth gauge).

@@ -329,6 +329,9 @@ static void s_pump(xt_learner *l) {
     const xt_batcher *bat;
     int id = xt_ingest_take(l->ing, &b, &bat);
     if (id < 0) return;
+    // run.deterministic: the batch's layout (GAE, minibatches, sums) must
+    // not depend on the order the network delivered the chunks in.
+    if (l->cfg->run_deterministic) xt_ingest_canonical(l->ing, id);
     // Lag of every chunk against the version it is trained into.
     for (int c = 0; c < b->C; c++) {
         uint64_t v = xt_batcher_version(bat, c);
@@ -875,8 +878,9 @@ int xt_learner_run(xt_learner *l, xt_err *err) {
         zloop_timer(l->loop, (size_t)l->cfg->broker_heartbeat_ms, 0, s_on_timer, l) < 0)
         return xt_err_set(err, XT_EIO, "learner: cannot register its sockets and timer with the event loop");
     if (l->cfg->run_deterministic)
-        xt_warn("run.deterministic: the learner trains chunks in arrival order, so cluster runs are not "
-                "bit-identical; `xtrade train --local` is");
+        xt_info("run.deterministic: batches in canonical chunk order (version, shard, env), minibatch order "
+                "from the checkpointed RNG%s",
+                l->sync ? "" : "; async mode: which chunks make a batch still depends on timing");
     s_register(l);
     while (!l->done && !l->fatal) {
         // zloop_start returns -1 when a handler ends the loop and 0 when a

@@ -38,7 +38,8 @@ struct xt_asset_env {
     xt_metrics_acc *acc;
     xt_metrics *last_m;
     xt_rng *rng;
-    void *block;
+    void *block;       // every per-env array above, no pointers inside
+    size_t block_bytes;
 };
 
 int xt_asset_env_n_actions(const xt_env_params *p) {
@@ -85,7 +86,7 @@ static int s_alloc(xt_asset_env *e) {
                    N * (sizeof(xt_rollvol) + sizeof(xt_metrics_acc) + sizeof(xt_metrics) + sizeof(xt_rng)) + 64;
     char *b = calloc(1, bytes);
     if (!b) return XT_ENOMEM;
-    e->block = b;
+    e->block = b, e->block_bytes = bytes;
     double **d[] = {&e->cash, &e->units, &e->entry, &e->stop, &e->tp, &e->peak, &e->eq, &e->flow};
     for (size_t k = 0; k < sizeof(d) / sizeof(d[0]); k++) *d[k] = (double *)b, b += N * sizeof(double);
     e->ring = (double *)b, b += N * W * sizeof(double);
@@ -356,3 +357,11 @@ void xt_asset_env_step(xt_asset_env *e, const int32_t *actions, const xt_env_io 
         s_mask(e, i, io->mask + (size_t)i * (size_t)e->nl);
     }
 }
+
+// ---- snapshots
+
+// The per-env state is one block without pointers (s_alloc): a byte copy
+// of it is the whole mutable state of the batch.
+size_t xt_asset_env_state_bytes(const xt_asset_env *e) { return e->block_bytes; }
+void xt_asset_env_snapshot(const xt_asset_env *e, void *dst) { memcpy(dst, e->block, e->block_bytes); }
+void xt_asset_env_restore(xt_asset_env *e, const void *src) { memcpy(e->block, src, e->block_bytes); }

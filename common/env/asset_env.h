@@ -92,4 +92,14 @@ void xt_asset_env_step(xt_asset_env *e, const int32_t *actions, const xt_env_io 
 const xt_metrics *xt_asset_env_episode_metrics(const xt_asset_env *e, int i);
 int64_t xt_asset_env_episodes(const xt_asset_env *e, int i);
 
+// Snapshot of the batch's whole mutable state (cash, units, stops, rows,
+// step and episode counters, rolling volatility, metric accumulators, the
+// last episode's metrics, every env's RNG stream) as xt_asset_env_state_bytes
+// opaque bytes. Restoring it into the same batch (or one built from the same
+// market, params and setup) makes the following steps bit-identical to those
+// that followed the snapshot. No allocation: dst / src are the caller's.
+size_t xt_asset_env_state_bytes(const xt_asset_env *e);
+void xt_asset_env_snapshot(const xt_asset_env *e, void *dst);
+void xt_asset_env_restore(xt_asset_env *e, const void *src);
+
 #endif

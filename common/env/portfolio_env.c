@@ -38,7 +38,8 @@ struct xt_portfolio_env {
     xt_metrics_acc *acc;
     xt_metrics *last_m;
     xt_rng *rng;
-    void *block;
+    void *block;       // every per-env array above, no pointers inside
+    size_t block_bytes;
 };
 
 int xt_portfolio_env_obs_dim(const xt_env_market *m) { return m->n_feat + m->k + 2; }
@@ -61,7 +62,7 @@ static int s_alloc(xt_portfolio_env *e) {
                    N * (sizeof(xt_rollvol) + sizeof(xt_metrics_acc) + sizeof(xt_metrics) + sizeof(xt_rng));
     char *b = calloc(1, bytes);
     if (!b) return XT_ENOMEM;
-    e->block = b;
+    e->block = b, e->block_bytes = bytes;
     e->cash = (double *)b, b += N * sizeof(double);
     e->peak = (double *)b, b += N * sizeof(double);
     e->eq = (double *)b, b += N * sizeof(double);
@@ -379,3 +380,11 @@ void xt_portfolio_env_step_weights(xt_portfolio_env *e, const double *weights, c
                                    xt_portfolio_info *info) {
     s_step(e, NULL, weights, io, info);
 }
+
+// ---- snapshots
+
+// The per-env state is one block without pointers (s_alloc): a byte copy
+// of it is the whole mutable state of the batch.
+size_t xt_portfolio_env_state_bytes(const xt_portfolio_env *e) { return e->block_bytes; }
+void xt_portfolio_env_snapshot(const xt_portfolio_env *e, void *dst) { memcpy(dst, e->block, e->block_bytes); }
+void xt_portfolio_env_restore(xt_portfolio_env *e, const void *src) { memcpy(e->block, src, e->block_bytes); }

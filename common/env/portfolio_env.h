@@ -91,4 +91,14 @@ void xt_portfolio_env_step_weights(xt_portfolio_env *e, const double *weights, c
 const xt_metrics *xt_portfolio_env_episode_metrics(const xt_portfolio_env *e, int i);
 int64_t xt_portfolio_env_episodes(const xt_portfolio_env *e, int i);
 
+// Snapshot of the batch's whole mutable state (cash, units, stops, rows,
+// step and episode counters, rolling volatility, metric accumulators, the
+// last episode's metrics, every env's RNG stream) as xt_portfolio_env_state_bytes
+// opaque bytes. Restoring it into the same batch (or one built from the same
+// market, params and setup) makes the following steps bit-identical to those
+// that followed the snapshot. No allocation: dst / src are the caller's.
+size_t xt_portfolio_env_state_bytes(const xt_portfolio_env *e);
+void xt_portfolio_env_snapshot(const xt_portfolio_env *e, void *dst);
+void xt_portfolio_env_restore(xt_portfolio_env *e, const void *src);
+
 #endif

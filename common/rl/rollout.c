@@ -128,6 +128,12 @@ static int s_buffers(xt_rollout *r) {
 
 xt_rollout *xt_rollout_new(const xt_rollout_config *cfg, const xt_rl_shard *shards, int n_shards,
                            const xt_env_params *p, const xt_model_spec *spec, xt_err *err) {
+    return xt_rollout_new_seeded(cfg, NULL, shards, n_shards, p, spec, err);
+}
+
+xt_rollout *xt_rollout_new_seeded(const xt_rollout_config *cfg, const uint64_t *shard_seeds,
+                                  const xt_rl_shard *shards, int n_shards, const xt_env_params *p,
+                                  const xt_model_spec *spec, xt_err *err) {
     int D = 0, A = 0;
     if (n_shards > XT_RL_MAX_SHARDS) {
         xt_err_set(err, XT_EINVAL, "rollout: %d shards, at most %d", n_shards, XT_RL_MAX_SHARDS);
@@ -172,7 +178,11 @@ xt_rollout *xt_rollout_new(const xt_rollout_config *cfg, const xt_rl_shard *shar
         xt_env_setup su;
         xt_env_setup_default(&su, shards[s].m);
         su.row_begin = shards[s].row[cfg->window][0], su.row_end = shards[s].row[cfg->window][1];
-        su.n_envs = n, su.seed = cfg->seed, su.stream0 = XT_RL_STREAM_ENV + (uint64_t)r->off[s];
+        // Streams: global env index under run.seed, or the index within the
+        // shard under the shard's own seed (rollout.h, shard_seeds).
+        const uint64_t seed = shard_seeds ? shard_seeds[s] : cfg->seed;
+        const uint64_t base = shard_seeds ? 0 : (uint64_t)r->off[s];
+        su.n_envs = n, su.seed = seed, su.stream0 = XT_RL_STREAM_ENV + base;
         su.symbol_id = shards[s].symbol_id, su.tf_id = shards[s].tf_id;
         int rc = cfg->kind == XT_ENV_KIND_PORTFOLIO ? xt_portfolio_env_new(&r->penv[s], shards[s].m, p, &su, err)
                                                     : xt_asset_env_new(&r->aenv[s], shards[s].m, p, &su, err);
@@ -184,7 +194,7 @@ xt_rollout *xt_rollout_new(const xt_rollout_config *cfg, const xt_rl_shard *shar
         for (int g = r->off[s]; g < r->off[s + 1]; g++) {
             r->shard_of[g] = s;
             r->sym[g] = shards[s].symbol_id;
-            xt_rng_derive(&r->rng[g], cfg->seed, XT_RL_STREAM_SAMPLE + (uint64_t)g);
+            xt_rng_derive(&r->rng[g], seed, XT_RL_STREAM_SAMPLE + base + (uint64_t)(g - r->off[s]));
         }
         float *o = r->obs + (size_t)r->off[s] * D;
         uint8_t *mk = r->mask + (size_t)r->off[s] * A;
@@ -401,3 +411,57 @@ void xt_rollout_stats_take(xt_rollout *self, xt_rollout_stats *out) {
 int xt_rollout_n_envs(const xt_rollout *self) { return self->N; }
 int xt_rollout_env_shard(const xt_rollout *self, int g) { return g >= 0 && g < self->N ? self->shard_of[g] : -1; }
 xt_rng *xt_rollout_rngs(xt_rollout *self) { return self->rng; }
+
+// ---- snapshots
+
+// Layout of a snapshot: the carried per-env arrays in a fixed order, then
+// each shard's env block (doubles and RNG states first, so that a snapshot
+// buffer from malloc keeps them aligned; memcpy would cope either way).
+typedef struct {
+    void *p;
+    size_t n;
+} s_span;
+
+static int s_spans(const xt_rollout *r, s_span *sp) {
+    const size_t N = (size_t)r->N;
+    int k = 0;
+    sp[k++] = (s_span){r->ep_ret, N * sizeof(double)};
+    sp[k++] = (s_span){r->rng, N * sizeof(xt_rng)};
+    sp[k++] = (s_span){r->obs, N * r->D * sizeof(float)};
+    sp[k++] = (s_span){r->h, N * r->SS * sizeof(float)};
+    sp[k++] = (s_span){r->c, N * r->SS * sizeof(float)};
+    sp[k++] = (s_span){r->mask, N * r->A};
+    sp[k++] = (s_span){r->start, N};
+    return k;
+}
+
+size_t xt_rollout_state_bytes(const xt_rollout *r) {
+    s_span sp[8];
+    size_t n = 0;
+    for (int k = 0, m = s_spans(r, sp); k < m; k++) n += sp[k].n;
+    for (int s = 0; s < r->S; s++)
+        n += r->penv[s]   ? xt_portfolio_env_state_bytes(r->penv[s])
+             : r->aenv[s] ? xt_asset_env_state_bytes(r->aenv[s])
+                          : 0;
+    return n;
+}
+
+void xt_rollout_snapshot(const xt_rollout *r, void *dst) {
+    char *o = dst;
+    s_span sp[8];
+    for (int k = 0, m = s_spans(r, sp); k < m; k++) memcpy(o, sp[k].p, sp[k].n), o += sp[k].n;
+    for (int s = 0; s < r->S; s++) {
+        if (r->penv[s]) xt_portfolio_env_snapshot(r->penv[s], o), o += xt_portfolio_env_state_bytes(r->penv[s]);
+        else if (r->aenv[s]) xt_asset_env_snapshot(r->aenv[s], o), o += xt_asset_env_state_bytes(r->aenv[s]);
+    }
+}
+
+void xt_rollout_restore(xt_rollout *r, const void *src) {
+    const char *o = src;
+    s_span sp[8];
+    for (int k = 0, m = s_spans(r, sp); k < m; k++) memcpy(sp[k].p, o, sp[k].n), o += sp[k].n;
+    for (int s = 0; s < r->S; s++) {
+        if (r->penv[s]) xt_portfolio_env_restore(r->penv[s], o), o += xt_portfolio_env_state_bytes(r->penv[s]);
+        else if (r->aenv[s]) xt_asset_env_restore(r->aenv[s], o), o += xt_asset_env_state_bytes(r->aenv[s]);
+    }
+}

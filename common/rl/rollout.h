@@ -75,6 +75,14 @@ int xt_rollout_dims(int kind, const xt_env_params *p, const xt_rl_shard *shards,
 // spec. Caller owns the result; shards (and their markets) must outlive it.
 xt_rollout *xt_rollout_new(const xt_rollout_config *cfg, const xt_rl_shard *shards, int n_shards,
                            const xt_env_params *p, const xt_model_spec *spec, xt_err *err);
+// The same with per-shard seeds: shard_seeds[n_shards] (read here only);
+// the envs of shard s draw from seed shard_seeds[s], streams ENV + i and
+// SAMPLE + i, i = the env's index within its shard (cfg->seed is unused), so
+// what an env does depends on (shard seed, i) alone, never on the other
+// shards and envs in the collector. NULL: xt_rollout_new's streams.
+xt_rollout *xt_rollout_new_seeded(const xt_rollout_config *cfg, const uint64_t *shard_seeds,
+                                  const xt_rl_shard *shards, int n_shards, const xt_env_params *p,
+                                  const xt_model_spec *spec, xt_err *err);
 void xt_rollout_destroy(xt_rollout **self_p);
 
 // One collect with be's current parameters (be->cfg.max_infer >= N).
@@ -95,5 +103,16 @@ int xt_rollout_n_envs(const xt_rollout *self);
 int xt_rollout_env_shard(const xt_rollout *self, int g);
 // The N action-sampling streams (checkpoints save and restore them).
 xt_rng *xt_rollout_rngs(xt_rollout *self);
+
+// Snapshot of everything a collect carries forward: every env's state
+// (env/asset_env.h, portfolio_env.h), the current observations, masks and
+// episode-start flags, the actor and critic LSTM (h, c) of every env, the
+// running episode returns and the N sampling streams. Restoring it makes the
+// next collects bit-identical (same backend params) to those that followed
+// the snapshot. dst / src hold xt_rollout_state_bytes bytes (the caller's;
+// nothing allocates). The stats (xt_rollout_stats_take) are not part of it.
+size_t xt_rollout_state_bytes(const xt_rollout *self);
+void xt_rollout_snapshot(const xt_rollout *self, void *dst);
+void xt_rollout_restore(xt_rollout *self, const void *src);
 
 #endif

@@ -10,7 +10,12 @@
 //     step on, and only there (versions switch at chunk boundaries);
 //   - a non-finite observation drops the collect, is counted, and stepping
 //     resumes with fresh episodes once the data is finite again;
-//   - the per-actor seed mixes the actor id and the fold.
+//   - the per-actor seed mixes the actor id and the fold;
+//   - deterministic mode: a rewind to a snapshot makes the next collects
+//     repeat, byte for byte, the ones that followed the snapshot (also after
+//     a weights change and after other collects in between); the keep ring
+//     holds the last two kept versions; and with per-shard streams a shard's
+//     envs act the same whatever other shard shares the runner.
 #include "testutil.h"
 
 #include "runner.h"
@@ -331,12 +336,141 @@ static void test_seed(void **state) {
     assert_true(xt_runner_seed(42, "actor-a", 0) == a);
 }
 
+// Every array of every chunk of the last collect, concatenated.
+static size_t s_chunk_bytes(const xt_runner *r, int g0, int n, uint8_t *out) {
+    size_t o = 0;
+    for (int g = g0; g < g0 + n; g++) {
+        xt_wire_chunk c;
+        assert_int_equal(xt_runner_chunk(r, g, &c), 0);
+        const size_t T = c.t, D = c.obs_dim, A = c.n_actions, LH = (size_t)c.lstm_layers * c.lstm_hidden;
+        struct {
+            const void *p;
+            size_t n;
+        } a[] = {{c.obs, (T + 1) * D * 4}, {c.actions_cat, T * 4}, {c.logp, T * 4},        {c.rewards, T * 4},
+                 {c.terminated, T},        {c.truncated, T},       {c.episode_start, T},   {c.masks, T * A},
+                 {c.trunc_values, T * 4},  {c.actor_h, LH * 4},    {c.actor_c, LH * 4},    {c.critic_h, LH * 4},
+                 {c.critic_c, LH * 4}};
+        for (size_t k = 0; k < sizeof a / sizeof *a; k++)
+            if (out) memcpy(out + o, a[k].p, a[k].n), o += a[k].n;
+            else o += a[k].n;
+    }
+    return o;
+}
+
+static xt_runner *s_det_runner(fx *f, const xt_rl_shard *shards, int n_shards, const int *env_shard, int n, int slots) {
+    xt_err err = {0};
+    xt_runner *r = s_runner(f, shards, n_shards, env_shard, n);
+    if (xt_runner_deterministic(r, slots, &err)) fail_msg("%s", err.msg);
+    return r;
+}
+
+static void test_snapshot_rewind(void **state) {
+    fx *f = *state;
+    const xt_rl_shard *list = xt_shards_list(f->shards);
+    int es[4] = {0, 0, 1, 1};
+    xt_runner *r = s_det_runner(f, list, 2, es, 4, 3);
+    xt_err err = {0};
+    xt_runner_report rep;
+    // Snapshots need slots: a runner without them refuses.
+    xt_runner *plain = s_runner(f, list, 2, es, 4);
+    assert_int_equal(xt_runner_snapshot(plain, 1, 1, &err), XT_ESTATE);
+    assert_int_equal(xt_runner_rewind(plain, 1, &err), XT_ENOTFOUND);
+    assert_contains(err.msg, "no snapshot of version 1");
+    xt_runner_destroy(&plain);
+    // One collect in before the snapshot: episodes and LSTM state are under way.
+    assert_int_equal(xt_runner_set_params(r, f->pa, 1, &err), 0);
+    assert_int_equal(xt_runner_collect(r, &rep, &err), 0);
+    assert_int_equal(xt_runner_snapshot(r, 1, 1, &err), 0);
+    assert_true(xt_runner_has_snapshot(r, 1) && !xt_runner_has_snapshot(r, 2));
+    // The original: two collects with version 1, then version 2's weights.
+    size_t n1 = s_chunk_bytes(r, 0, 4, NULL);
+    uint8_t *orig = malloc(3 * n1), *again = malloc(3 * n1);
+    for (int k = 0; k < 3; k++) {
+        if (k == 2) assert_int_equal(xt_runner_set_params(r, f->pb, 2, &err), 0);
+        assert_int_equal(xt_runner_collect(r, &rep, &err), 0);
+        assert_int_equal(rep.ok, 1);
+        s_chunk_bytes(r, 0, 4, orig + k * n1);
+    }
+    // Rewind to version 1's start, reinstall its weights: the same bytes.
+    assert_int_equal(xt_runner_set_params(r, f->pa, 1, &err), 0);
+    assert_int_equal(xt_runner_rewind(r, 1, &err), 0);
+    xt_wire_chunk c;
+    assert_int_equal(xt_runner_chunk(r, 0, &c), 1); // the old collect's chunks are gone
+    for (int k = 0; k < 3; k++) {
+        if (k == 2) assert_int_equal(xt_runner_set_params(r, f->pb, 2, &err), 0);
+        assert_int_equal(xt_runner_collect(r, &rep, &err), 0);
+        s_chunk_bytes(r, 0, 4, again + k * n1);
+    }
+    assert_memory_equal(orig, again, 3 * n1);
+    // Without the rewind the next collect differs (the envs moved on).
+    assert_int_equal(xt_runner_set_params(r, f->pa, 1, &err), 0);
+    assert_int_equal(xt_runner_collect(r, &rep, &err), 0);
+    s_chunk_bytes(r, 0, 4, again);
+    assert_true(memcmp(orig, again, n1) != 0);
+    // The keep ring holds the two newest kept versions; slot 0 the newest other.
+    assert_int_equal(xt_runner_snapshot(r, 3, 1, &err), 0);
+    assert_int_equal(xt_runner_snapshot(r, 4, 0, &err), 0);
+    assert_int_equal(xt_runner_snapshot(r, 5, 1, &err), 0); // evicts 1 (the oldest kept)
+    assert_false(xt_runner_has_snapshot(r, 1));
+    assert_true(xt_runner_has_snapshot(r, 3) && xt_runner_has_snapshot(r, 4) && xt_runner_has_snapshot(r, 5));
+    assert_int_equal(xt_runner_snapshot(r, 6, 0, &err), 0); // replaces 4
+    assert_false(xt_runner_has_snapshot(r, 4));
+    assert_int_equal(xt_runner_snapshot(r, 5, 1, &err), 0); // 5 again: in place, 3 stays
+    assert_true(xt_runner_has_snapshot(r, 3) && xt_runner_has_snapshot(r, 5) && xt_runner_has_snapshot(r, 6));
+    // Deterministic mode is set once, before weights.
+    assert_int_equal(xt_runner_deterministic(r, 3, &err), XT_ESTATE);
+    free(orig), free(again);
+    xt_runner_destroy(&r);
+}
+
+// Per-shard streams: EURUSD's two envs start the same episodes and draw
+// the same actions whether BTCUSD's envs share the runner (one actor's
+// layout) or not (another actor steps BTCUSD). Only the first collect is
+// compared byte for byte: later ones carry LSTM states whose last bits
+// depend on how many rows the batched inference had (nn/dense.h picks its
+// product by the row count), which per-shard streams cannot fix.
+static void test_shard_streams(void **state) {
+    fx *f = *state;
+    const xt_rl_shard *list = xt_shards_list(f->shards);
+    xt_err err = {0};
+    xt_runner_report rep;
+    int both[4] = {0, 0, 1, 1}, eur[2] = {0, 0};
+    xt_runner *r2 = s_det_runner(f, list, 2, both, 4, 0);
+    xt_runner *r1 = s_det_runner(f, list + 1, 1, eur, 2, 0);
+    assert_int_equal(xt_runner_set_params(r2, f->pa, 1, &err), 0);
+    assert_int_equal(xt_runner_set_params(r1, f->pa, 1, &err), 0);
+    assert_int_equal(xt_runner_collect(r2, &rep, &err), 0);
+    assert_int_equal(xt_runner_collect(r1, &rep, &err), 0);
+    // EURUSD's envs: 2 and 3 of r2 (BTCUSD first), 0 and 1 of r1.
+    assert_int_equal(xt_runner_env_shard(r2, 2), 1);
+    size_t m = s_chunk_bytes(r1, 0, 2, NULL);
+    uint8_t *x = malloc(m), *y = malloc(m);
+    s_chunk_bytes(r2, 2, 2, x);
+    s_chunk_bytes(r1, 0, 2, y);
+    assert_memory_equal(x, y, m);
+    // The actor-wide streams of a plain runner give EURUSD other episodes.
+    xt_runner *p1 = s_runner(f, list + 1, 1, eur, 2);
+    assert_int_equal(xt_runner_set_params(p1, f->pa, 1, &err), 0);
+    assert_int_equal(xt_runner_collect(p1, &rep, &err), 0);
+    s_chunk_bytes(p1, 0, 2, x);
+    assert_true(memcmp(x, y, m) != 0);
+    free(x), free(y);
+    assert_true(xt_runner_shard_seed(42, 0, "EURUSD-1h", 3600) != xt_runner_shard_seed(42, 0, "BTCUSD-1h", 3600));
+    assert_true(xt_runner_shard_seed(42, 0, "EURUSD-1h", 3600) != xt_runner_shard_seed(42, 1, "EURUSD-1h", 3600));
+    assert_true(xt_runner_shard_seed(42, 0, "EURUSD-1h", 3600) != xt_runner_seed(42, "EURUSD-1h", 0));
+    xt_runner_destroy(&p1);
+    xt_runner_destroy(&r1);
+    xt_runner_destroy(&r2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts),
         cmocka_unit_test(test_chunks),
         cmocka_unit_test(test_nonfinite),
         cmocka_unit_test(test_seed),
+        cmocka_unit_test(test_snapshot_rewind),
+        cmocka_unit_test(test_shard_streams),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

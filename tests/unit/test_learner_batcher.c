@@ -2,7 +2,9 @@
 // nn/backend.h, element by element: obs, actions (both heads), masks (given
 // and absent), flags, the [net][layer][H] state rows with and without a
 // critic of its own, symbol ids; the shape check's sentences; capacity;
-// the stable drop of stale chunks; the frame-size bound.
+// the stable drop of stale chunks; the frame-size bound; the canonical order
+// of deterministic runs (the same chunks in any arrival order give the same
+// batch, byte for byte).
 #include "testutil.h"
 
 #include "batcher.h"
@@ -263,6 +265,70 @@ static void t_capacity_and_drop(void **state) {
     xt_batcher_destroy(&b);
 }
 
+// Canonical order: 7 chunks (2 versions, 2 shards, envs 0-2, one (shard,
+// env) twice) arriving in two different orders (one env's chunks keep
+// their relative order, as one actor's socket guarantees) sort into the
+// same batch: version, shard, env, then arrival.
+static void s_sorted(xt_batcher *b, chunk_store *s, const int *order, int n) {
+    xt_batcher_reset(b);
+    for (int i = 0; i < n; i++) assert_int_equal(xt_batcher_add(b, &s[order[i]].c, -1), i);
+    xt_batcher_sort(b);
+    assert_int_equal(xt_batcher_batch(b)->C, n);
+}
+
+static void t_canonical_order(void **state) {
+    (void)state;
+    enum { N = 7 };
+    xt_batcher_shape sh = s_shape(0, 0, 0);
+    xt_batcher *b1 = xt_batcher_new(&sh, N, NULL), *b2 = xt_batcher_new(&sh, N, NULL);
+    chunk_store s[N];
+    const char *sym[N] = {"EURUSD", "BTCUSD", "EURUSD", "BTCUSD", "EURUSD", "BTCUSD", "EURUSD"};
+    const uint32_t env[N] = {2, 0, 0, 1, 2, 0, 1};
+    const uint64_t ver[N] = {7, 7, 7, 7, 7, 6, 7};
+    for (int k = 0; k < N; k++) {
+        s_fill(&s[k], k, 0, 1, 1, sym[k]);
+        s[k].c.env_index = env[k], s[k].c.policy_version = ver[k];
+    }
+    const int o1[N] = {0, 1, 2, 3, 4, 5, 6}, o2[N] = {6, 5, 3, 0, 2, 1, 4}; // 0 before 4 in both
+    s_sorted(b1, s, o1, N);
+    s_sorted(b2, s, o2, N);
+    const xt_batch *x = xt_batcher_batch(b1), *y = xt_batcher_batch(b2);
+    assert_memory_equal(x->obs, y->obs, sizeof(float) * N * (T + 1) * D);
+    assert_memory_equal(x->actions_i, y->actions_i, sizeof(int32_t) * N * T);
+    assert_memory_equal(x->masks, y->masks, (size_t)N * T * A);
+    assert_memory_equal(x->logp, y->logp, sizeof(float) * N * T);
+    assert_memory_equal(x->rewards, y->rewards, sizeof(float) * N * T);
+    assert_memory_equal(x->starts, y->starts, (size_t)N * T);
+    assert_memory_equal(x->h0, y->h0, sizeof(float) * N * 2 * LH);
+    assert_memory_equal(x->c0, y->c0, sizeof(float) * N * 2 * LH);
+    // Which chunk sits where: obs[1] of chunk k is 1000 k + 1.
+    int at[N];
+    for (int j = 0; j < N; j++) {
+        at[j] = (int)(x->obs[j * (T + 1) * D + 1] - 1) / 1000;
+        assert_int_equal(xt_batcher_version(b1, j), ver[at[j]]);
+    }
+    assert_int_equal(at[0], 5); // version 6 first
+    for (int j = 2; j < N; j++) {
+        int p = at[j - 1], q = at[j];
+        if (strcmp(sym[p], sym[q]) == 0) assert_true(env[p] < env[q] || (env[p] == env[q] && p < q));
+    }
+    // One shard's chunks are contiguous (the shards come in hash order).
+    int changes = 0;
+    for (int j = 2; j < N; j++) changes += strcmp(sym[at[j - 1]], sym[at[j]]) != 0;
+    assert_int_equal(changes, 1);
+    // Chunk 0 comes before chunk 4 (same shard and env: arrival order).
+    int p0 = -1, p4 = -1;
+    for (int j = 0; j < N; j++) p0 = at[j] == 0 ? j : p0, p4 = at[j] == 4 ? j : p4;
+    assert_true(p0 >= 0 && p0 + 1 == p4);
+    // Sorting a sorted batch changes nothing; a drop afterwards still works.
+    xt_batcher_sort(b1);
+    assert_memory_equal(x->obs, y->obs, sizeof(float) * N * (T + 1) * D);
+    assert_int_equal(xt_batcher_drop_older(b1, 7), 1);
+    assert_true(x->obs[1] == y->obs[(T + 1) * D + 1]);
+    xt_batcher_destroy(&b1);
+    xt_batcher_destroy(&b2);
+}
+
 // Truncation bootstrap values land in trunc_value; one chunk without them
 // (before or after a drop) sends the batch to gae.h's fallback (NULL).
 static void t_trunc_values(void **state) {
@@ -324,6 +390,7 @@ int main(void) {
         cmocka_unit_test(t_categorical_layout), cmocka_unit_test(t_gaussian_shared_layout),
         cmocka_unit_test(t_symbol_ids),         cmocka_unit_test(t_shape_check),
         cmocka_unit_test(t_capacity_and_drop),  cmocka_unit_test(t_frame_bound), cmocka_unit_test(t_trunc_values),
+        cmocka_unit_test(t_canonical_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
