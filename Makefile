@@ -32,7 +32,8 @@ test-asan: bootstrap
 	cmake --build $(BUILD)-asan -j$(JOBS)
 	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 ctest --output-on-failure -L unit -j$(JOBS)
 
-# A real docker-compose launch on podman (needs root; skips with the reason where it cannot run).
+# A real docker-compose launch on podman (.ci/run runs it too; needs root, prints
+# "test-compose: skipped: <reason>" and succeeds where podman cannot run containers).
 test-compose: build
 	scripts/test-compose.sh $(BUILD)
 

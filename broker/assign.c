@@ -17,6 +17,41 @@ uint64_t xt_assign_total(const uint32_t *cap, int n_actors) {
     return t;
 }
 
+uint64_t xt_assign_limit(uint32_t *cap, int n_actors, uint64_t max_total) {
+    uint64_t total = xt_assign_total(cap, n_actors);
+    if (total <= max_total) return total;
+    // One env to every actor that offers any (the first max_total of them
+    // when there are more), then the rest R in proportion to what each
+    // offers beyond that one: floors of spare[i] * R / spare_total, the
+    // leftovers one by one to the largest remainders (first index wins a
+    // tie). A share stays <= its offer because R < spare_total.
+    enum { S_MAX = 1024 };
+    uint64_t spare[S_MAX], rem[S_MAX], given = 0, spare_total = 0;
+    int n = n_actors < S_MAX ? n_actors : S_MAX;
+    for (int i = 0; i < n_actors; i++) {
+        uint32_t c = i < n ? s_cap(cap[i]) : 0;
+        cap[i] = c > 0 && given < max_total ? 1 : 0;
+        given += cap[i];
+        if (i < n) spare[i] = c - cap[i], spare_total += spare[i];
+    }
+    uint64_t r = max_total - given;
+    if (r == 0 || spare_total == 0) return given;
+    for (int i = 0; i < n; i++) {
+        uint64_t num = spare[i] * r;
+        cap[i] += (uint32_t)(num / spare_total);
+        given += num / spare_total;
+        rem[i] = num % spare_total;
+    }
+    while (given < max_total) {
+        int best = -1;
+        for (int i = 0; i < n; i++)
+            if (rem[i] > 0 && (best < 0 || rem[i] > rem[best])) best = i;
+        if (best < 0) break;
+        cap[best]++, rem[best] = 0, given++;
+    }
+    return given;
+}
+
 int xt_assign_slot_shard(uint64_t j, uint64_t total, int n_shards) {
     // floor(j * S / C): consecutive slots share a shard, and shard s owns
     // the slots j with s*C/S <= j < (s+1)*C/S, i.e. floor(C/S) or ceil(C/S)

@@ -31,6 +31,14 @@
 // Total env slots of the layout: sum of cap[i], each clamped to XT_ASSIGN_MAX_ENVS.
 uint64_t xt_assign_total(const uint32_t *cap, int n_actors);
 
+// Sync mode steps exactly the rollout's envs (ppo.n_envs), not every env
+// the actors offer: when sum(cap) > max_total, cap[] is scaled down in place
+// to a sum of max_total: one env to every actor that offers any (the first
+// max_total of them when there are more), the rest in proportion to the
+// offers beyond that (largest remainder, ties to the lower index), never
+// above an offer. Returns the new total.
+uint64_t xt_assign_limit(uint32_t *cap, int n_actors, uint64_t max_total);
+
 // Shard of env slot j in a layout of total slots over n_shards shards.
 int xt_assign_slot_shard(uint64_t j, uint64_t total, int n_shards);
 

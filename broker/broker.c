@@ -98,6 +98,7 @@ struct xt_broker {
     int order[S_MAX_PEERS]; // actor peer indices sorted by id
     uint32_t caps[S_MAX_PEERS];
     int n_order;
+    int sync; // learner.mode sync: the layout holds ppo.n_envs envs at most
     int eval_owner[XT_PLAN_MAX_SHARDS]; // peer index evaluating each shard, -1: none
     uint64_t roster_digest;
 
@@ -206,8 +207,11 @@ static void s_status(xt_broker *b, xt_wire_msg *m) {
         int i = k < 0 ? b->learner : b->order[k];
         if (i < 0 || !b->peers[i].used) continue;
         const s_peer *p = &b->peers[i];
+        // Actors: the envs they step in the layout (the learner's sync
+        // roster counts on them), which sync mode may cap below the offer.
+        uint32_t envs = p->role == XT_WIRE_ROLE_ACTOR && p->pos >= 0 ? b->caps[p->pos] : p->capacity;
         b->workers[n++] = (xt_wire_worker){p->role,      p->id,       p->incarnation, p->host,
-                                           p->state,     p->capacity, p->steps_per_s, p->queue_depth,
+                                           p->state,     envs,        p->steps_per_s, p->queue_depth,
                                            p->policy_version, now - p->last_seen};
     }
     int fold = xt_run_fold(b->run);
@@ -260,6 +264,9 @@ static void s_layout(xt_broker *b) {
         b->peers[b->order[k]].pos = k;
         b->caps[k] = b->peers[b->order[k]].capacity;
     }
+    // Sync: one update learns from exactly ppo.n_envs envs' rollouts (as
+    // train --local does); capacity beyond that would only be dropped.
+    if (b->sync) xt_assign_limit(b->caps, b->n_order, (uint64_t)b->cfg->ppo_n_envs);
 }
 
 // Builds the command the run's state implies for peer i into m (pointing
@@ -284,6 +291,7 @@ static uint64_t s_command(xt_broker *b, int i, xt_wire_msg *m) {
         // Envs of this actor in the capacity-balanced layout (assign.h).
         if (b->learner < 0 || p->pos < 0) return 0;
         int n = xt_assign_train(b->caps, b->n_order, p->pos, b->plan.n_shards, b->slots);
+        if (n == 0) return 0; // sync mode has more actors than ppo.n_envs: this one idles
         for (int e = 0; e < n; e++) xt_plan_wire_shard(&b->plan, (int)fold, b->slots[e], ph, &b->shards[e]);
         *m = (xt_wire_msg){.type = XT_WIRE_ASSIGNMENT};
         m->assign = (xt_wire_assignment){fold, ph, b->plan.seed, (uint32_t)n, b->shards, b->chunk_ep, b->weights_ep};
@@ -853,6 +861,7 @@ xt_broker *xt_broker_new(const xt_config *cfg, const char *run_dir, const char *
         return NULL;
     }
     b->cfg = cfg;
+    b->sync = cfg->learner_mode == xt_config_enum_index(XT_CFGK_learner_mode, "sync");
     b->stop = stop;
     b->learner = -1;
     b->heartbeat_s = (double)cfg->broker_heartbeat_ms / 1000.0;

@@ -7,7 +7,11 @@
 #   (b) the dashboard JSON parses and has the required panels;
 #   (c) docker/docker-compose.yml, the Dockerfiles, the Prometheus and Grafana
 #       provisioning files parse and carry what the deployment needs;
-#   (d) the Kubernetes manifests parse and carry the required fields;
+#   (d) the Kubernetes manifests parse and carry the required fields; the
+#       ConfigMap's config.yaml is configs/demo.yaml byte for byte and
+#       deploy/k8s/gen-configmap.sh reproduces configmap.yaml; the broker,
+#       the learner and the actors mount one ReadWriteMany run directory at
+#       the path the images and the compose file use;
 #   (e) `docker-compose config` (or `docker compose config`) accepts the
 #       compose file, when such a binary exists (else SKIP with the reason).
 # Usage: bash tests/cli/deploy_files.sh <xtrade-binary> <source-dir>
@@ -78,6 +82,17 @@ sys.stdout.write(docs[0]["data"]["config.yaml"])' >"$tmp/k8s-config.yaml" 2>"$tm
   fi
 fi
 
+# ---- the ConfigMap is what deploy/k8s/gen-configmap.sh writes from configs/demo.yaml
+if bash deploy/k8s/gen-configmap.sh --stdout >"$tmp/configmap.yaml" 2>"$tmp/configmap.err"; then
+  if cmp -s "$tmp/configmap.yaml" deploy/k8s/configmap.yaml; then
+    gen_check="ok"
+  else
+    gen_check="FAIL differs: $(diff "$tmp/configmap.yaml" deploy/k8s/configmap.yaml | head -4 | tr '\n' ' ')"
+  fi
+else
+  gen_check="FAIL $(head -3 "$tmp/configmap.err" | tr '\n' ' ')"
+fi
+
 # ---- (e) compose validation by a real compose binary, where one exists
 compose_check=""
 if command -v docker-compose >/dev/null 2>&1; then
@@ -128,7 +143,7 @@ else
   prom_checks="SKIP promtool check config and dashboard queries: no promtool on PATH (Debian package prometheus)"
 fi
 
-XT_CATALOG_CC="$tmp/catalog.txt" XT_CFG_CHECK="$cfg_check" XT_COMPOSE_CHECK="$compose_check" XT_PROM_CHECKS="$prom_checks" \
+XT_CATALOG_CC="$tmp/catalog.txt" XT_CFG_CHECK="$cfg_check" XT_GEN_CHECK="$gen_check" XT_COMPOSE_CHECK="$compose_check" XT_PROM_CHECKS="$prom_checks" \
   "$py" - <<'PYEOF'
 import json, os, re, sys
 import yaml
@@ -693,7 +708,7 @@ def main():
     def broker_extra(d, c):
         bad = []
         claims = [t.get("metadata", {}).get("name") for t in d.get("spec", {}).get("volumeClaimTemplates", [])]
-        if "runs" not in claims: bad.append("no PVC (volumeClaimTemplates) for runs")
+        if "models" not in claims: bad.append("no PVC (volumeClaimTemplates) for models")
         if 5555 not in ports_of(c): bad.append("no containerPort 5555")
         if "xtrade-broker" not in c.get("command", []) and c.get("command", [""])[0] != "xtrade-broker": bad.append("command")
         return bad
@@ -741,10 +756,62 @@ def main():
     check_service("xtrade-broker", [5555, 9100], False, "broker")
     check_service("xtrade-learner", [5556, 5557, 9101], False, "learner")
     check_service("xtrade-actor", [9102], True, "actor")
-    lpvc = obj.get(("PersistentVolumeClaim", "xtrade-learner-runs"))
-    check(lpvc is not None and any(v.get("persistentVolumeClaim", {}).get("claimName") == "xtrade-learner-runs"
-                                   for v in pod_spec(wl["learner"] or {}).get("volumes", [])),
-          "k8s learner checkpoints live on PVC xtrade-learner-runs")
+    # Storage: one run directory shared by every daemon, as the compose volume
+    # `runs` is (the broker exports the learner's checkpoints and reads the
+    # actors' eval CSVs), at <image WORKDIR>/<run.dir>.
+    def mounts(d):
+        """mountPath -> ("pvc", claim) | ("template", name) | (volume type, name) | ("undefined", name)."""
+        vols = {v.get("name"): v for v in pod_spec(d).get("volumes", [])}
+        tmpl = {t.get("metadata", {}).get("name") for t in d.get("spec", {}).get("volumeClaimTemplates", [])}
+        out = {}
+        for m in container(d).get("volumeMounts", []):
+            v = vols.get(m.get("name"))
+            if v is None:
+                out[m.get("mountPath")] = ("template" if m.get("name") in tmpl else "undefined", m.get("name"))
+            elif "persistentVolumeClaim" in v:
+                out[m.get("mountPath")] = ("pvc", v["persistentVolumeClaim"].get("claimName"))
+            else:
+                out[m.get("mountPath")] = (next((k for k in v if k != "name"), "?"), m.get("name"))
+        return out
+
+    workdirs = set()
+    for path in ("docker/Dockerfile.actor", "docker/Dockerfile.learner"):
+        wd = re.findall(r"^WORKDIR\s+(\S+)", open(path).read(), re.M)
+        workdirs.add(wd[-1] if wd else None)
+    try:
+        run_dir = (yaml.safe_load(obj.get(("ConfigMap", "xtrade-config"), {}).get("data", {}).get("config.yaml", "")) or {}) \
+            .get("run", {}).get("dir", "runs")
+    except yaml.YAMLError:
+        run_dir = "?"
+    runs_path = "%s/%s" % (sorted(workdirs, key=str)[0], run_dir)
+    check(len(workdirs) == 1 and run_dir == "runs" and runs_path == "/var/lib/xtrade/runs",
+          "both images work in /var/lib/xtrade and the ConfigMap's run.dir is runs: runs at /var/lib/xtrade/runs",
+          "WORKDIRs %s, run.dir %r" % (sorted(workdirs, key=str), run_dir))
+    rpvc = obj.get(("PersistentVolumeClaim", "xtrade-runs"))
+    check(rpvc is not None and rpvc.get("spec", {}).get("accessModes") == ["ReadWriteMany"],
+          "k8s PVC xtrade-runs is ReadWriteMany (mounted by pods on different nodes)",
+          "accessModes %r" % ((rpvc or {}).get("spec", {}).get("accessModes"),))
+    bad = []
+    for role in ("broker", "learner", "actor"):
+        m = mounts(wl[role] or {})
+        if m.get(runs_path) != ("pvc", "xtrade-runs"):
+            bad.append("%s mounts %r at %s" % (role, m.get(runs_path), runs_path))
+        bad += ["%s: volumeMount %s has no volume" % (role, n) for k, n in m.values() if k == "undefined"]
+    bm = mounts(wl["broker"] or {})
+    if bm.get("/var/lib/xtrade/models") != ("template", "models"):
+        bad.append("broker mounts %r at /var/lib/xtrade/models, want its claim template models"
+                   % (bm.get("/var/lib/xtrade/models"),))
+    used = {c for w in wl.values() for k, c in mounts(w or {}).values() if k == "pvc"}
+    pvcs = {n for (k, n) in obj if k == "PersistentVolumeClaim"}
+    if pvcs - used: bad.append("PVCs nobody mounts: %s" % sorted(pvcs - used))
+    if used - pvcs: bad.append("claims mounted but not defined: %s" % sorted(used - pvcs))
+    if compose:
+        for name in ("broker", "learner", "learner-cpu", "actor"):
+            cm_ = [str(v) for v in compose.get("services", {}).get(name, {}).get("volumes", [])]
+            if "runs:%s" % runs_path not in cm_ or "models:/var/lib/xtrade/models" not in cm_:
+                bad.append("compose %s mounts %s" % (name, cm_))
+    check(not bad, "broker, learner and actors mount claim xtrade-runs at %s (compose: volume runs there "
+          "too); the broker's models claim at /var/lib/xtrade/models" % runs_path, "; ".join(bad))
     sec = obj.get(("Secret", "xtrade-curve"), {})
     cli = obj.get(("Secret", "xtrade-curve-clients"), {})
     keys = set((sec.get("stringData") or {}) | (sec.get("data") or {}))
@@ -758,6 +825,18 @@ def main():
         check(isinstance(run_cfg, dict) and "folds" in run_cfg, "k8s ConfigMap xtrade-config holds a run config (config.yaml)")
     except Exception as e:  # noqa: BLE001
         check(False, "k8s ConfigMap xtrade-config holds a run config", str(e))
+    try:
+        embedded = cm["data"]["config.yaml"].encode()
+        demo = open("configs/demo.yaml", "rb").read()
+        first = next((i for i in range(min(len(embedded), len(demo))) if embedded[i] != demo[i]),
+                     min(len(embedded), len(demo)))
+        check(embedded == demo, "k8s ConfigMap config.yaml is configs/demo.yaml byte for byte",
+              "first difference at byte %d (line %d of configs/demo.yaml); run deploy/k8s/gen-configmap.sh"
+              % (first, demo[:first].count(b"\n") + 1))
+    except Exception as e:  # noqa: BLE001
+        check(False, "k8s ConfigMap config.yaml is configs/demo.yaml byte for byte", str(e))
+    gen = os.environ["XT_GEN_CHECK"]
+    check(gen == "ok", "deploy/k8s/gen-configmap.sh reproduces deploy/k8s/configmap.yaml", gen[5:])
     cfg_check = os.environ["XT_CFG_CHECK"]
     if cfg_check.startswith("SKIP"):
         skip("xtrade config --dump accepts the ConfigMap's config.yaml", cfg_check[5:])

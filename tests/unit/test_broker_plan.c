@@ -254,6 +254,39 @@ static void t_assign_train_balance(void **state) {
 
 // ---------------------------------------------------------------- eval placement
 
+// Sync mode's cap on the layout: proportional shares of ppo.n_envs, never
+// above an offer, every actor keeps one env while there are enough.
+static void t_assign_limit(void **state) {
+    (void)state;
+    uint32_t a[2] = {16, 16};
+    assert_int_equal(xt_assign_limit(a, 2, 8), 8); // tiny.yaml: 2 actors x 16 for ppo.n_envs 8
+    assert_int_equal(a[0], 4);
+    assert_int_equal(a[1], 4);
+    // 60 offered, 13 wanted: one each, then 10 by 9:19:29 of 57 = 1.58, 3.33,
+    // 5.09 -> 1, 3, 5 and the leftover to the largest remainder (the first)
+    uint32_t b[3] = {10, 20, 30};
+    assert_int_equal(xt_assign_limit(b, 3, 13), 13);
+    assert_int_equal(b[0], 3);
+    assert_int_equal(b[1], 4);
+    assert_int_equal(b[2], 6);
+    uint32_t c[3] = {1, 100, 1}; // the small offers still get their env
+    assert_int_equal(xt_assign_limit(c, 3, 10), 10);
+    assert_int_equal(c[0], 1);
+    assert_int_equal(c[1], 8);
+    assert_int_equal(c[2], 1);
+    uint32_t d[2] = {3, 4}; // below the limit: unchanged
+    assert_int_equal(xt_assign_limit(d, 2, 32), 7);
+    assert_int_equal(d[0], 3);
+    assert_int_equal(d[1], 4);
+    uint32_t e[4] = {5, 5, 5, 5}; // fewer envs than actors: the first ones step, the rest idle
+    assert_int_equal(xt_assign_limit(e, 4, 2), 2);
+    assert_int_equal(e[0] + e[1] + e[2] + e[3], 2);
+    assert_int_equal(e[0], 1);
+    assert_int_equal(e[1], 1);
+    int out[16];
+    assert_int_equal(xt_assign_train(e, 4, 2, 3, out), 0);
+}
+
 static void t_assign_eval(void **state) {
     // 8 jobs over capacities 3 and 1: shares 6 and 2.
     uint32_t cap[3] = {3, 1, 0}, load[3] = {0, 0, 0};
@@ -700,7 +733,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_plan_explicit),       cmocka_unit_test(t_plan_rolling_portfolio),
         cmocka_unit_test(t_plan_no_fold),        cmocka_unit_test(t_assign_train_exact),
-        cmocka_unit_test(t_assign_train_balance), cmocka_unit_test(t_assign_eval),
+        cmocka_unit_test(t_assign_train_balance), cmocka_unit_test(t_assign_eval), cmocka_unit_test(t_assign_limit),
         cmocka_unit_test(t_journal_resume),      cmocka_unit_test(t_journal_torn_tail),
         cmocka_unit_test(t_evalcurve_read),      cmocka_unit_test(t_report_curves),
         cmocka_unit_test(t_export),
