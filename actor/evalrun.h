@@ -26,7 +26,7 @@
 
 #include "core/err.h"
 #include "env/envparams.h"
-#include "env/metrics.h"
+#include "env/epmetrics.h"
 #include "nn/backend.h"
 #include "nn/model.h"
 #include "rl/shards.h"

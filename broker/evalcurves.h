@@ -20,7 +20,7 @@
 #include "core/err.h"
 #include "env/baseline.h"
 #include "env/envparams.h"
-#include "env/metrics.h"
+#include "env/epmetrics.h"
 #include "rl/shards.h"
 
 #include <stdint.h>

@@ -55,7 +55,7 @@ static void s_wire_baselines(xt_wf_shard *sh, const double *w) {
     c->total_return = 0, c->max_drawdown = 0, c->avg_cash = 1;
 }
 
-// Every field of an env episode's metrics (env/metrics.h has them all).
+// Every field of an env episode's metrics (env/epmetrics.h has them all).
 static void s_full(xt_wf_metrics *o, const xt_metrics *m) {
     o->total_return = m->total_return, o->annual_return = m->annual_return, o->annual_vol = m->annual_vol;
     o->sharpe = m->sharpe, o->sortino = m->sortino, o->max_drawdown = m->max_drawdown, o->calmar = m->calmar;
@@ -64,7 +64,7 @@ static void s_full(xt_wf_metrics *o, const xt_metrics *m) {
     o->fee_ratio = m->fee_ratio, o->avg_cash = m->avg_cash, o->pct_cash_over_20 = m->pct_cash_over_20;
 }
 
-// Annualized volatility of a curve's step returns (env/metrics.h: sd with
+// Annualized volatility of a curve's step returns (env/epmetrics.h: sd with
 // n - 1 times sqrt(bars per year), the first return against equity0).
 static double s_annual_vol(const double *eq, int64_t n, double equity0, double bars_per_year) {
     if (n < 2 || !(bars_per_year > 0)) return NAN;

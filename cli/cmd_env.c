@@ -223,7 +223,7 @@ int xt_cli_env_replay(int argc, char **argv) {
     if (res.steps < xt_replay_steps(r))
         xt_warn("env replay: the episode ended at %s (%s) after %lld of %lld steps; later actions were not used", t1,
                 xt_env_reason_name(res.reason), (long long)res.steps, (long long)xt_replay_steps(r));
-    xt_metrics_json(json, sizeof json, &res.metrics);
+    xt_epmetrics_json(json, sizeof json, &res.metrics);
     printf("%s\n", json);
     rc = 0;
 done:

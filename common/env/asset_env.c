@@ -35,7 +35,7 @@ struct xt_asset_env {
     int64_t *row, *episodes;
     int32_t *steps, *lev;
     xt_rollvol *vol;
-    xt_metrics_acc *acc;
+    xt_epmetrics_acc *acc;
     xt_metrics *last_m;
     xt_rng *rng;
     void *block;       // every per-env array above, no pointers inside
@@ -83,7 +83,7 @@ static int s_check_setup(const xt_env_params *p, const xt_env_market *m, const x
 static int s_alloc(xt_asset_env *e) {
     size_t N = (size_t)e->N, W = (size_t)e->p.reward_vol_window;
     size_t bytes = N * (9 + W) * sizeof(double) + N * 2 * sizeof(int64_t) + N * 2 * sizeof(int32_t) +
-                   N * (sizeof(xt_rollvol) + sizeof(xt_metrics_acc) + sizeof(xt_metrics) + sizeof(xt_rng)) + 64;
+                   N * (sizeof(xt_rollvol) + sizeof(xt_epmetrics_acc) + sizeof(xt_metrics) + sizeof(xt_rng)) + 64;
     char *b = calloc(1, bytes);
     if (!b) return XT_ENOMEM;
     e->block = b, e->block_bytes = bytes;
@@ -94,7 +94,7 @@ static int s_alloc(xt_asset_env *e) {
     e->row = (int64_t *)b, b += N * sizeof(int64_t);
     e->episodes = (int64_t *)b, b += N * sizeof(int64_t);
     e->vol = (xt_rollvol *)b, b += N * sizeof(xt_rollvol);
-    e->acc = (xt_metrics_acc *)b, b += N * sizeof(xt_metrics_acc);
+    e->acc = (xt_epmetrics_acc *)b, b += N * sizeof(xt_epmetrics_acc);
     e->last_m = (xt_metrics *)b, b += N * sizeof(xt_metrics);
     e->rng = (xt_rng *)b, b += N * sizeof(xt_rng);
     e->steps = (int32_t *)b, b += N * sizeof(int32_t);
@@ -178,7 +178,7 @@ static void s_reset_one(xt_asset_env *e, int i) {
     e->units[i] = e->flow[i] = 0.0;
     s_disarm(e, i);
     xt_rollvol_reset(&e->vol[i]);
-    xt_metrics_begin(&e->acc[i], e->p.initial_cash);
+    xt_epmetrics_begin(&e->acc[i], e->p.initial_cash);
 }
 
 // Observation of env i at its current row (state marked at that row's close).
@@ -226,13 +226,13 @@ static int s_book_fill(xt_asset_env *e, int i, double u, double U, const xt_fill
     double du = U - u;
     int closed = 0;
     if (U == 0.0) { // to flat: the round trip ends
-        xt_metrics_trade(&e->acc[i], e->flow[i] + f->cash);
+        xt_epmetrics_trade(&e->acc[i], e->flow[i] + f->cash);
         e->flow[i] = 0.0, closed = 1;
         s_disarm(e, i);
     } else if (u == 0.0 || (U > 0.0) != (u > 0.0)) { // opened from flat or flipped
         if (u != 0.0) {
             double frac = fabs(u) / fabs(du); // share of this fill that closed the old side
-            xt_metrics_trade(&e->acc[i], e->flow[i] + f->cash * frac);
+            xt_epmetrics_trade(&e->acc[i], e->flow[i] + f->cash * frac);
             e->flow[i] = f->cash * (1.0 - frac), closed = 1;
         } else {
             e->flow[i] = f->cash;
@@ -290,7 +290,7 @@ void xt_asset_env_step(xt_asset_env *e, const int32_t *actions, const xt_env_io 
                 xt_fill f = xt_cost_fill(-u, px, 0.0, e->fee);
                 cash += f.cash, fee += f.fee, fills++;
                 turn += fabs(u) * px / eo;
-                xt_metrics_trade(&e->acc[i], e->flow[i] + f.cash);
+                xt_epmetrics_trade(&e->acc[i], e->flow[i] + f.cash);
                 e->flow[i] = 0.0, closed++;
                 s_disarm(e, i);
                 u = 0.0, act = e->flat, reason = rs, stop_px = px;
@@ -317,7 +317,7 @@ void xt_asset_env_step(xt_asset_env *e, const int32_t *actions, const xt_env_io 
             xt_fill f = xt_cost_fill(-u, P->c, P[1].slip, e->fee);
             cash += f.cash, fee += f.fee, slip += f.slip_cost, fills++;
             turn += fabs(u) * P->c / eo;
-            xt_metrics_trade(&e->acc[i], e->flow[i] + f.cash);
+            xt_epmetrics_trade(&e->acc[i], e->flow[i] + f.cash);
             e->flow[i] = 0.0, closed++;
             u = 0.0, act = e->flat, liq_px = f.price;
             ec = cash;
@@ -330,7 +330,7 @@ void xt_asset_env_step(xt_asset_env *e, const int32_t *actions, const xt_env_io 
         e->cash[i] = cash, e->units[i] = u, e->lev[i] = act, e->eq[i] = ec, e->row[i] = t1;
         e->peak[i] = ec > peak ? ec : peak;
         double cw = ec > 0.0 ? 1.0 - fabs(u * P->c) / ec : 0.0;
-        xt_metrics_step(&e->acc[i], ec, cw < 0.0 ? 0.0 : cw, turn, fee, slip, fills);
+        xt_epmetrics_step(&e->acc[i], ec, cw < 0.0 ? 0.0 : cw, turn, fee, slip, fills);
 
         io->reward[i] = (float)rew;
         io->terminated[i] = (uint8_t)term;
@@ -349,7 +349,7 @@ void xt_asset_env_step(xt_asset_env *e, const int32_t *actions, const xt_env_io 
         float *ob = io->obs + (size_t)i * (size_t)e->obs_dim;
         if (term | trunc) {
             if (io->final_obs) s_obs(e, i, io->final_obs + (size_t)i * (size_t)e->obs_dim);
-            xt_metrics_finalize(&e->acc[i], e->bpy, &e->last_m[i]);
+            xt_epmetrics_finalize(&e->acc[i], e->bpy, &e->last_m[i]);
             e->episodes[i]++;
             s_reset_one(e, i);
         }

@@ -39,7 +39,7 @@
 #include "core/err.h"
 #include "envmarket.h"
 #include "envparams.h"
-#include "metrics.h"
+#include "epmetrics.h"
 
 #include <stdint.h>
 

@@ -35,7 +35,7 @@ struct xt_portfolio_env {
     int64_t *row, *episodes;
     int32_t *steps;
     xt_rollvol *vol;
-    xt_metrics_acc *acc;
+    xt_epmetrics_acc *acc;
     xt_metrics *last_m;
     xt_rng *rng;
     void *block;       // every per-env array above, no pointers inside
@@ -59,7 +59,7 @@ int64_t xt_portfolio_env_episodes(const xt_portfolio_env *e, int i) {
 static int s_alloc(xt_portfolio_env *e) {
     size_t N = (size_t)e->N, K = (size_t)e->K, W = (size_t)e->p.reward_vol_window;
     size_t bytes = N * (3 + W + 5 * K) * sizeof(double) + N * 2 * sizeof(int64_t) + N * sizeof(int32_t) +
-                   N * (sizeof(xt_rollvol) + sizeof(xt_metrics_acc) + sizeof(xt_metrics) + sizeof(xt_rng));
+                   N * (sizeof(xt_rollvol) + sizeof(xt_epmetrics_acc) + sizeof(xt_metrics) + sizeof(xt_rng));
     char *b = calloc(1, bytes);
     if (!b) return XT_ENOMEM;
     e->block = b, e->block_bytes = bytes;
@@ -72,7 +72,7 @@ static int s_alloc(xt_portfolio_env *e) {
     e->row = (int64_t *)b, b += N * sizeof(int64_t);
     e->episodes = (int64_t *)b, b += N * sizeof(int64_t);
     e->vol = (xt_rollvol *)b, b += N * sizeof(xt_rollvol);
-    e->acc = (xt_metrics_acc *)b, b += N * sizeof(xt_metrics_acc);
+    e->acc = (xt_epmetrics_acc *)b, b += N * sizeof(xt_epmetrics_acc);
     e->last_m = (xt_metrics *)b, b += N * sizeof(xt_metrics);
     e->rng = (xt_rng *)b, b += N * sizeof(xt_rng);
     e->steps = (int32_t *)b;
@@ -153,7 +153,7 @@ static void s_reset_one(xt_portfolio_env *e, int i) {
         s_disarm(e, ia);
     }
     xt_rollvol_reset(&e->vol[i]);
-    xt_metrics_begin(&e->acc[i], e->p.initial_cash);
+    xt_epmetrics_begin(&e->acc[i], e->p.initial_cash);
 }
 
 // Observation of env i at its current row: features, weights at the close, (equity - peak) / peak.
@@ -193,7 +193,7 @@ void xt_portfolio_env_reset(xt_portfolio_env *e, float *obs, uint8_t *mask) {
 static int s_book_fill(xt_portfolio_env *e, size_t ia, double u, double U, const xt_fill *f, double atr) {
     const xt_env_params *p = &e->p;
     if (U == 0.0) { // to flat: the round trip ends
-        xt_metrics_trade(&e->acc[ia / (size_t)e->K], e->flow[ia] + f->cash);
+        xt_epmetrics_trade(&e->acc[ia / (size_t)e->K], e->flow[ia] + f->cash);
         e->flow[ia] = 0.0;
         s_disarm(e, ia);
         return 1;
@@ -291,7 +291,7 @@ static void s_step(xt_portfolio_env *e, const float *logits, const double *weigh
             xt_fill f = xt_cost_fill(-u[a], px, 0.0, e->tab.fee[a]);
             cash += f.cash, fee += f.fee, fills++;
             turn += u[a] * px * inv;
-            xt_metrics_trade(&e->acc[i], e->flow[ia] + f.cash);
+            xt_epmetrics_trade(&e->acc[i], e->flow[ia] + f.cash);
             e->flow[ia] = 0.0, closed++;
             s_disarm(e, ia);
             u[a] = 0.0;
@@ -321,7 +321,7 @@ static void s_step(xt_portfolio_env *e, const float *logits, const double *weigh
                 xt_fill f = xt_cost_fill(-u[a], P[a].c, P[K + a].slip, e->tab.fee[a]);
                 cash += f.cash, fee += f.fee, slip += f.slip_cost, fills++;
                 turn += fabs(u[a]) * P[a].c * inv;
-                xt_metrics_trade(&e->acc[i], e->flow[base + (size_t)a] + f.cash);
+                xt_epmetrics_trade(&e->acc[i], e->flow[base + (size_t)a] + f.cash);
                 e->flow[base + (size_t)a] = 0.0, closed++;
                 u[a] = 0.0;
             }
@@ -334,7 +334,7 @@ static void s_step(xt_portfolio_env *e, const float *logits, const double *weigh
         // Commit the state at row t+1.
         e->cash[i] = cash, e->eq[i] = ec, e->row[i] = t1;
         e->peak[i] = ec > peak ? ec : peak;
-        xt_metrics_step(&e->acc[i], ec, ec > 0.0 ? cash / ec : 0.0, turn, fee, slip, fills);
+        xt_epmetrics_step(&e->acc[i], ec, ec > 0.0 ? cash / ec : 0.0, turn, fee, slip, fills);
 
         io->reward[i] = (float)rew;
         io->terminated[i] = (uint8_t)term;
@@ -363,7 +363,7 @@ static void s_step(xt_portfolio_env *e, const float *logits, const double *weigh
         float *ob = io->obs + (size_t)i * (size_t)e->obs_dim;
         if (term | trunc) {
             if (io->final_obs) s_obs(e, i, io->final_obs + (size_t)i * (size_t)e->obs_dim);
-            xt_metrics_finalize(&e->acc[i], e->bpy, &e->last_m[i]);
+            xt_epmetrics_finalize(&e->acc[i], e->bpy, &e->last_m[i]);
             e->episodes[i]++;
             s_reset_one(e, i);
         }

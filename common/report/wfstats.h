@@ -31,7 +31,7 @@
 // ---------------------------------------------------------------- metrics
 
 // Episode metrics of one strategy on one window (DESIGN §4, seed 003 §9.1;
-// the same definitions as env/metrics.h). X(field, label, kind):
+// the same definitions as env/epmetrics.h). X(field, label, kind):
 // kind PCT = a fraction shown as a percentage, RATIO = a plain number,
 // MONEY = account currency, COUNT = an integer count.
 #define XT_WF_METRICS(X)                                   \

@@ -15,7 +15,7 @@
 #include "core/err.h"
 #include "env/baseline.h"
 #include "env/envparams.h"
-#include "env/metrics.h"
+#include "env/epmetrics.h"
 #include "nn/backend.h"
 #include "rl/shards.h"
 

@@ -59,7 +59,7 @@ typedef struct {
     int64_t steps;          // env steps collected
     int64_t episodes;       // episodes that ended
     double return_sum;      // sum over them of the summed reward
-    double sharpe_sum;      // sum of their Sharpe ratios (env/metrics.h)
+    double sharpe_sum;      // sum of their Sharpe ratios (env/epmetrics.h)
     double total_return_sum; // sum of their equity total returns
     double t_infer, t_env, t_record; // seconds in inference, env steps, bookkeeping
 } xt_rollout_stats;

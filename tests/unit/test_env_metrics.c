@@ -4,7 +4,7 @@
 #include "testutil.h"
 
 #include "env/envmarket.h"
-#include "env/metrics.h"
+#include "env/epmetrics.h"
 #include "env/reward.h"
 
 #include <math.h>
@@ -18,16 +18,16 @@
 // vol = 0.2, annual return = 1.089^(3/3) - 1, max drawdown 10%, calmar 0.89.
 static void t_hand_computed(void **state) {
     (void)state;
-    xt_metrics_acc a;
-    xt_metrics_begin(&a, 100.0);
-    xt_metrics_step(&a, 110.0, 0.0, 1.0, 0.5, 0.25, 1);
-    xt_metrics_step(&a, 99.0, 0.5, 0.0, 0.0, 0.0, 0);
-    xt_metrics_step(&a, 108.9, 0.3, 1.0, 0.5, 0.25, 2);
-    xt_metrics_trade(&a, 50.0);
-    xt_metrics_trade(&a, -20.0);
-    xt_metrics_trade(&a, 10.0);
+    xt_epmetrics_acc a;
+    xt_epmetrics_begin(&a, 100.0);
+    xt_epmetrics_step(&a, 110.0, 0.0, 1.0, 0.5, 0.25, 1);
+    xt_epmetrics_step(&a, 99.0, 0.5, 0.0, 0.0, 0.0, 0);
+    xt_epmetrics_step(&a, 108.9, 0.3, 1.0, 0.5, 0.25, 2);
+    xt_epmetrics_trade(&a, 50.0);
+    xt_epmetrics_trade(&a, -20.0);
+    xt_epmetrics_trade(&a, 10.0);
     xt_metrics m;
-    xt_metrics_finalize(&a, 3.0, &m);
+    xt_epmetrics_finalize(&a, 3.0, &m);
     assert_int_equal(m.steps, 3);
     NEAR(m.total_return, 0.089);
     NEAR(m.annual_return, 0.089);
@@ -60,27 +60,27 @@ static void t_annualisation(void **state) {
     assert_true(xt_env_bars_per_year(3600) == 8760.0);
     assert_true(xt_env_bars_per_year(86400) == 365.0);
     assert_true(xt_env_bars_per_year(900) == 35040.0);
-    xt_metrics_acc a;
-    xt_metrics_begin(&a, 1000.0);
+    xt_epmetrics_acc a;
+    xt_epmetrics_begin(&a, 1000.0);
     double e = 1000.0;
-    for (int i = 0; i < 365; i++) xt_metrics_step(&a, e *= 1.0 + (i % 2 ? 0.002 : -0.001), 1.0, 0, 0, 0, 0);
+    for (int i = 0; i < 365; i++) xt_epmetrics_step(&a, e *= 1.0 + (i % 2 ? 0.002 : -0.001), 1.0, 0, 0, 0, 0);
     xt_metrics m;
-    xt_metrics_finalize(&a, 365.0, &m);
+    xt_epmetrics_finalize(&a, 365.0, &m);
     // One year of daily bars: annual return equals total return.
     assert_true(fabs(m.annual_return - m.total_return) < 1e-12);
     // Two years of the same bars halve the annual figure's exponent.
-    xt_metrics_finalize(&a, 182.5, &m);
+    xt_epmetrics_finalize(&a, 182.5, &m);
     assert_true(fabs(m.annual_return - (sqrt(1.0 + m.total_return) - 1.0)) < 1e-12);
 }
 
 // An all-cash curve: every return/risk/trade metric 0, never NaN.
 static void t_flat_curve(void **state) {
     (void)state;
-    xt_metrics_acc a;
-    xt_metrics_begin(&a, 10000.0);
-    for (int i = 0; i < 50; i++) xt_metrics_step(&a, 10000.0, 1.0, 0.0, 0.0, 0.0, 0);
+    xt_epmetrics_acc a;
+    xt_epmetrics_begin(&a, 10000.0);
+    for (int i = 0; i < 50; i++) xt_epmetrics_step(&a, 10000.0, 1.0, 0.0, 0.0, 0.0, 0);
     xt_metrics m;
-    xt_metrics_finalize(&a, 8760.0, &m);
+    xt_epmetrics_finalize(&a, 8760.0, &m);
     double z[] = {m.total_return, m.annual_return, m.annual_vol, m.sharpe, m.sortino, m.max_drawdown, m.calmar,
                   m.time_in_drawdown, m.profit_factor, m.win_rate, m.avg_win, m.avg_loss, m.turnover,
                   m.turnover_annual, m.fees, m.slippage, m.gross_pnl, m.fee_ratio};
@@ -88,41 +88,41 @@ static void t_flat_curve(void **state) {
     assert_int_equal(m.trades, 0);
     assert_true(m.avg_cash == 1.0 && m.pct_cash_over_20 == 1.0);
     char buf[2048];
-    int n = xt_metrics_json(buf, sizeof(buf), &m);
+    int n = xt_epmetrics_json(buf, sizeof(buf), &m);
     assert_true(n > 0 && n < (int)sizeof(buf));
     assert_null(strstr(buf, "nan"));
     assert_null(strstr(buf, "inf"));
     assert_contains(buf, "\"sharpe\":0,");
     assert_contains(buf, "\"avg_cash\":1,");
     // No steps at all is also all zeros.
-    xt_metrics_begin(&a, 10000.0);
-    xt_metrics_finalize(&a, 8760.0, &m);
+    xt_epmetrics_begin(&a, 10000.0);
+    xt_epmetrics_finalize(&a, 8760.0, &m);
     assert_true(m.sharpe == 0.0 && m.annual_return == 0.0 && m.avg_cash == 0.0);
 }
 
 // Wins without losses cap the profit factor; a wiped-out curve annualises to -1.
 static void t_edges(void **state) {
     (void)state;
-    xt_metrics_acc a;
-    xt_metrics_begin(&a, 100.0);
-    xt_metrics_step(&a, 101.0, 0.0, 0, 0, 0, 0);
-    xt_metrics_trade(&a, 1.0);
+    xt_epmetrics_acc a;
+    xt_epmetrics_begin(&a, 100.0);
+    xt_epmetrics_step(&a, 101.0, 0.0, 0, 0, 0, 0);
+    xt_epmetrics_trade(&a, 1.0);
     xt_metrics m;
-    xt_metrics_finalize(&a, 365.0, &m);
-    assert_true(m.profit_factor == XT_METRICS_PF_MAX);
+    xt_epmetrics_finalize(&a, 365.0, &m);
+    assert_true(m.profit_factor == XT_EPMETRICS_PF_MAX);
     assert_true(m.sharpe == 0.0); // one return: no sd
     assert_true(m.sortino == 0.0);
-    xt_metrics_step(&a, 0.0, 0.0, 0, 0, 0, 0);
-    xt_metrics_finalize(&a, 365.0, &m);
+    xt_epmetrics_step(&a, 0.0, 0.0, 0, 0, 0, 0);
+    xt_epmetrics_finalize(&a, 365.0, &m);
     assert_true(m.annual_return == -1.0);
     NEAR(m.max_drawdown, 1.0);
     // Huge growth over a short span is clamped, not inf.
-    xt_metrics_begin(&a, 1.0);
-    xt_metrics_step(&a, 2.0, 0, 0, 0, 0, 0);
-    xt_metrics_finalize(&a, 35040.0, &m);
-    assert_true(m.annual_return == XT_METRICS_BIG);
+    xt_epmetrics_begin(&a, 1.0);
+    xt_epmetrics_step(&a, 2.0, 0, 0, 0, 0, 0);
+    xt_epmetrics_finalize(&a, 35040.0, &m);
+    assert_true(m.annual_return == XT_EPMETRICS_BIG);
     char small[16];
-    assert_true(xt_metrics_json(small, sizeof(small), &m) >= (int)sizeof(small)); // truncation is reported
+    assert_true(xt_epmetrics_json(small, sizeof(small), &m) >= (int)sizeof(small)); // truncation is reported
 }
 
 // Rolling sd equals the two-pass sample sd of the last window values, across

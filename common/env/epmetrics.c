@@ -1,10 +1,10 @@
-// metrics.c - streaming episode metrics (moment sums, running peak).
+// epmetrics.c - streaming episode metrics (moment sums, running peak).
 //
 // The accumulator is plain data owned by its user (one per env in a batch);
-// xt_metrics_step is on the env step path, so it is a handful of adds and one
+// xt_epmetrics_step is on the env step path, so it is a handful of adds and one
 // division (the step return). finalize does the pow/sqrt work once per
 // episode. Any thread.
-#include "metrics.h"
+#include "epmetrics.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -12,12 +12,12 @@
 
 // ---- accumulation
 
-void xt_metrics_begin(xt_metrics_acc *a, double equity0) {
+void xt_epmetrics_begin(xt_epmetrics_acc *a, double equity0) {
     memset(a, 0, sizeof(*a));
     a->equity0 = a->equity = a->peak = equity0;
 }
 
-void xt_metrics_step(xt_metrics_acc *a, double equity, double cash_weight, double turnover, double fees,
+void xt_epmetrics_step(xt_epmetrics_acc *a, double equity, double cash_weight, double turnover, double fees,
                      double slippage, int fills) {
     double r = a->equity != 0.0 ? equity / a->equity - 1.0 : 0.0;
     a->equity = equity;
@@ -36,7 +36,7 @@ void xt_metrics_step(xt_metrics_acc *a, double equity, double cash_weight, doubl
     a->fills += fills;
 }
 
-void xt_metrics_trade(xt_metrics_acc *a, double pnl) {
+void xt_epmetrics_trade(xt_epmetrics_acc *a, double pnl) {
     a->trades++;
     if (pnl > 0.0) a->wins++, a->win_sum += pnl;
     else if (pnl < 0.0) a->loss_sum += pnl;
@@ -46,15 +46,15 @@ void xt_metrics_trade(xt_metrics_acc *a, double pnl) {
 
 static double s_div(double x, double y) { return y != 0.0 ? x / y : 0.0; }
 
-// NaN -> 0, +-inf and huge -> +-XT_METRICS_BIG.
+// NaN -> 0, +-inf and huge -> +-XT_EPMETRICS_BIG.
 static double s_clean(double x) {
     if (isnan(x)) return 0.0;
-    if (x > XT_METRICS_BIG) return XT_METRICS_BIG;
-    if (x < -XT_METRICS_BIG) return -XT_METRICS_BIG;
+    if (x > XT_EPMETRICS_BIG) return XT_EPMETRICS_BIG;
+    if (x < -XT_EPMETRICS_BIG) return -XT_EPMETRICS_BIG;
     return x;
 }
 
-void xt_metrics_finalize(const xt_metrics_acc *a, double bpy, xt_metrics *m) {
+void xt_epmetrics_finalize(const xt_epmetrics_acc *a, double bpy, xt_metrics *m) {
     memset(m, 0, sizeof(*m));
     double n = (double)a->n;
     m->steps = a->n, m->trades = a->trades, m->fills = a->fills;
@@ -75,7 +75,7 @@ void xt_metrics_finalize(const xt_metrics_acc *a, double bpy, xt_metrics *m) {
     m->calmar = s_div(m->annual_return, a->max_dd);
     m->time_in_drawdown = s_div((double)a->n_dd, n);
     double loss = -a->loss_sum;
-    m->profit_factor = loss > 0.0 ? a->win_sum / loss : (a->win_sum > 0.0 ? XT_METRICS_PF_MAX : 0.0);
+    m->profit_factor = loss > 0.0 ? a->win_sum / loss : (a->win_sum > 0.0 ? XT_EPMETRICS_PF_MAX : 0.0);
     m->win_rate = s_div((double)a->wins, (double)a->trades);
     m->avg_win = s_div(a->win_sum, (double)a->wins);
     m->avg_loss = s_div(a->loss_sum, (double)(a->trades - a->wins));
@@ -93,7 +93,7 @@ void xt_metrics_finalize(const xt_metrics_acc *a, double bpy, xt_metrics *m) {
 
 // ---- JSON
 
-int xt_metrics_json(char *buf, size_t cap, const xt_metrics *m) {
+int xt_epmetrics_json(char *buf, size_t cap, const xt_metrics *m) {
     return snprintf(buf, cap,
                     "{\"steps\":%lld,\"bars_per_year\":%.10g,\"equity0\":%.10g,\"final_equity\":%.10g,"
                     "\"total_return\":%.10g,\"annual_return\":%.10g,\"annual_vol\":%.10g,\"sharpe\":%.10g,"
