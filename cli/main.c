@@ -56,15 +56,8 @@ int xt_cli_load_config(xt_config *cfg, const char *path, char **sets, int n_sets
     xt_err err = {0};
     if (!path) return xt_cli_fail(2, "--config FILE is required");
     if (xt_config_load(cfg, path, &err) != 0) return xt_cli_fail(1, "%s", err.msg);
-    for (int i = 0; i < n_sets; i++) {
-        char key[128];
-        const char *eq = strchr(sets[i], '=');
-        if (!eq || eq == sets[i] || (size_t)(eq - sets[i]) >= sizeof key)
-            return xt_cli_fail(2, "--set %s: expected section.key=value", sets[i]);
-        memcpy(key, sets[i], (size_t)(eq - sets[i]));
-        key[eq - sets[i]] = '\0';
-        if (xt_config_set(cfg, key, eq + 1, &err) != 0) return xt_cli_fail(2, "%s", err.msg);
-    }
+    for (int i = 0; i < n_sets; i++)
+        if (xt_config_set_arg(cfg, sets[i], &err) != 0) return xt_cli_fail(2, "%s", err.msg);
     if (n_sets > 0 && xt_config_validate(cfg, &err) != 0) return xt_cli_fail(1, "%s", err.msg);
     xt_log_init('C', (xt_log_level)cfg->log_level, cfg->log_json);
     return 0;

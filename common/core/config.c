@@ -573,6 +573,16 @@ void xt_config_defaults(xt_config *cfg) {
     for (int i = 0; i < XT_CFG_LIST_MAX; i++) cfg->data_symbols.line[i] = cfg->data_symbols.col[i] = 0;
 }
 
+int xt_config_set_arg(xt_config *cfg, const char *arg, xt_err *err) {
+    char key[128];
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof key)
+        return xt_err_set(err, XT_EINVAL, "--set %s: expected section.key=value", arg);
+    memcpy(key, arg, (size_t)(eq - arg));
+    key[eq - arg] = '\0';
+    return xt_config_set(cfg, key, eq + 1, err);
+}
+
 int xt_config_set(xt_config *cfg, const char *path, const char *value, xt_err *err) {
     const char *dot = strchr(path, '.');
     char sec[64];

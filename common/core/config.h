@@ -95,6 +95,10 @@ int xt_config_load_text(xt_config *cfg, const char *text, size_t len, const char
 // Sets one key from text as it would be written in YAML ("ppo.lr", "1e-4";
 // "data.symbols", "BTCUSD,ETHUSD"). Used by --set overrides. Does not re-validate.
 int xt_config_set(xt_config *cfg, const char *path, const char *value, xt_err *err);
+// One "section.key=value" argument (an --set of the CLI or a daemon).
+// XT_EINVAL with "--set ARG: expected section.key=value" when there is no
+// key (cfg untouched), else xt_config_set's error.
+int xt_config_set_arg(xt_config *cfg, const char *arg, xt_err *err);
 // Cross-key checks (dates ordered, timeframes multiples of the base, ...).
 int xt_config_validate(const xt_config *cfg, xt_err *err);
 

@@ -75,16 +75,6 @@ const char *xt_daemon_option(const xt_daemon *d, const char *opt) {
 
 // ---------------------------------------------------------------- config
 
-int xt_daemon_set(xt_config *cfg, const char *arg, xt_err *err) {
-    char key[128];
-    const char *eq = strchr(arg, '=');
-    if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof key)
-        return xt_err_set(err, XT_EINVAL, "--set %s: expected section.key=value", arg);
-    memcpy(key, arg, (size_t)(eq - arg));
-    key[eq - arg] = '\0';
-    return xt_config_set(cfg, key, eq + 1, err);
-}
-
 // The config (xt_daemon_start): XT_DAEMON_GO or an exit status.
 static int s_load(xt_daemon *d) {
     xt_err err = {0};
@@ -100,7 +90,7 @@ static int s_load(xt_daemon *d) {
         }
     }
     for (int i = 0; i < d->n_sets; i++)
-        if (xt_daemon_set(d->cfg, d->sets[i], &err)) return xt_daemon_fail(d, 2, err.msg);
+        if (xt_config_set_arg(d->cfg, d->sets[i], &err)) return xt_daemon_fail(d, 2, err.msg);
     if (xt_config_validate(d->cfg, &err)) return xt_daemon_fail(d, 1, err.msg);
     xt_log_init(d->spec->role, (xt_log_level)d->cfg->log_level, d->cfg->log_json);
     return XT_DAEMON_GO;

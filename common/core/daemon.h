@@ -66,11 +66,6 @@ int xt_daemon_start(xt_daemon *d, const xt_daemon_spec *spec, int argc, char **a
 // The value given for option opt (one of spec->options), or NULL.
 const char *xt_daemon_option(const xt_daemon *d, const char *opt);
 
-// Applies one "section.key=value" argument to cfg (an --set). XT_EINVAL with
-// "--set ARG: expected section.key=value" when there is no key, else
-// xt_config_set's error.
-int xt_daemon_set(xt_config *cfg, const char *arg, xt_err *err);
-
 // The broker endpoint: cli when given, else the first non-empty variable of
 // vars (NULL-terminated), else tcp://<broker.host>:<broker.port>.
 void xt_daemon_broker(const xt_config *cfg, const char *cli, const char *const *vars, char *out, size_t cap);

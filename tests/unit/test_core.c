@@ -327,7 +327,7 @@ static void t_daemon(void **s) {
     assert_int_equal(s_dstart(&d, out, sizeof out, "--set", "learner.modee=sync", NULL), 2);
     assert_contains(out, "learner.modee: unknown key");
     xt_err e = {0};
-    assert_int_equal(xt_daemon_set(NULL, "=3", &e), XT_EINVAL); // no key: cfg is not touched
+    assert_int_equal(xt_config_set_arg(NULL, "=3", &e), XT_EINVAL); // no key: cfg is not touched
     assert_string_equal(e.msg, "--set =3: expected section.key=value");
     // A config that cannot be read or does not validate: 1.
     assert_int_equal(s_dstart(&d, out, sizeof out, "--config", "/nonexistent/x.yaml", NULL), 1);
