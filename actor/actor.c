@@ -42,6 +42,8 @@
 #define S_CTL_FRAME_MAX (4u << 20) // control frames (Assignment / EvalRequest of 4096 shards fit)
 #define S_DRAIN_MAX 256            // messages handled per wake-up (timer fairness)
 #define S_BACKOFF_MAX 8            // re-registration delay grows to 8 x actor.reconnect_ms
+#define S_STALL_WARN_S 1.0         // a timer tick this late is logged as a warning
+#define S_STALL_DEBUG_S 0.2        // ... and this late at debug level
 
 // ---------------------------------------------------------------- helpers
 
@@ -371,6 +373,7 @@ static void s_on_weights_msg(xt_actor *a, const xt_wire_msg *m) {
 
 static int s_on_sub(zloop_t *loop, zsock_t *sock, void *arg) {
     xt_actor *a = arg;
+    double t0 = s_now();
     for (int k = 0; k < S_DRAIN_MAX && !a->done; k++) {
         xt_wire_rx rx;
         xt_err err = {0};
@@ -400,6 +403,7 @@ static int s_on_sub(zloop_t *loop, zsock_t *sock, void *arg) {
     s_count_rejects(a);
     xt_actor_eval_pump(a);
     xt_actor_schedule(a);
+    xt_actor_busy(a, "weights", t0);
     return a->done ? -1 : 0;
 }
 
@@ -657,6 +661,7 @@ static void s_account(xt_actor *a, const xt_runner_report *rep) {
 // One collect: T steps of every env, one chunk each, queued and flushed.
 static int s_on_work(zloop_t *loop, int timer_id, void *arg) {
     xt_actor *a = arg;
+    double t_start = s_now();
     if (!s_can_work(a)) {
         xt_actor_schedule(a);
         return a->done ? -1 : 0;
@@ -708,6 +713,7 @@ static int s_on_work(zloop_t *loop, int timer_id, void *arg) {
     s_account(a, &rep);
     xt_prom_gauge_set(a->st.queue_send, xt_sender_pending(a->sender));
     xt_actor_schedule(a);
+    xt_actor_busy(a, "collect", t_start);
     return a->done ? -1 : 0;
 }
 
@@ -721,6 +727,7 @@ static int s_on_pollout(zloop_t *loop, zmq_pollitem_t *item, void *arg) {
     xt_prom_counter_add(a->st.stage[XT_ASTATS_STAGE_SEND], s_now() - t0);
     xt_prom_gauge_set(a->st.queue_send, xt_sender_pending(a->sender));
     xt_actor_schedule(a);
+    xt_actor_busy(a, "chunk send", t0);
     return 0;
 }
 
@@ -778,7 +785,11 @@ static int s_on_dealer(zloop_t *loop, zsock_t *sock, void *arg) {
             break;
         }
         xt_wire_msg m;
-        if (xt_wire_decode(a->dec_ctl, rx.data, rx.len, xt_wire_rx_peer(&rx), &m, &err) == 0) s_dispatch(a, &m);
+        if (xt_wire_decode(a->dec_ctl, rx.data, rx.len, xt_wire_rx_peer(&rx), &m, &err) == 0) {
+            double t0 = s_now();
+            s_dispatch(a, &m);
+            xt_actor_busy(a, xt_wire_type_name(m.type), t0); // names are static strings
+        }
         xt_wire_rx_close(&rx);
     }
     s_count_rejects(a);
@@ -804,15 +815,45 @@ static void s_sample(xt_actor *a) {
 static void s_shutdown(xt_actor *a, const char *why) {
     xt_info("%s: stopping", why);
     a->done = 1;
-    xt_actor_eval_cancel(a, "shutting down");
     if (a->sender) xt_sender_flush(a->sender);
     if (a->session && a->dealer) {
         zsock_set_linger(a->dealer, 500); // let the STOPPING heartbeat leave before the socket closes
         s_heartbeat(a);
     }
+    // The worker is asked to stop; xt_actor_destroy joins it (after the
+    // STOPPING heartbeat has gone out).
+    xt_actor_eval_cancel(a, "shutting down");
+}
+
+void xt_actor_busy(xt_actor *a, const char *what, double t0) {
+    double d = s_now() - t0;
+    if (d > a->busy_max) a->busy_max = d, a->busy_what = what;
+}
+
+// Loop watchdog: the timer is due every heartbeat period; a tick that comes
+// later than that means a handler held the loop thread (heartbeats were late
+// by as much). Every tick observes its lateness (0 when on time) in
+// xtrade_loop_stall_seconds; a lateness of 1 s or more is logged with the
+// longest handler since the previous tick.
+static void s_watchdog(xt_actor *a, double now) {
+    if (a->tick_prev > 0) {
+        double late = now - a->tick_prev - a->hb_s;
+        if (late < 0) late = 0;
+        xt_prom_histogram_observe(a->st.loop_stall, late);
+        const char *what = a->busy_what ? a->busy_what : "no handler (the process did not get the CPU)";
+        if (late >= S_STALL_WARN_S)
+            xt_warn("loop thread blocked for %.2f s (heartbeats were late by as much; longest handler: %s, %.2f s)",
+                    late, what, a->busy_max);
+        else if (late >= S_STALL_DEBUG_S)
+            xt_debug("timer tick %.2f s late (longest handler: %s, %.2f s)", late, what, a->busy_max);
+        if (late > a->stall_max) a->stall_max = late;
+    }
+    a->tick_prev = now, a->busy_max = 0, a->busy_what = NULL;
 }
 
 static int s_tick(xt_actor *a) {
+    double t0 = s_now();
+    s_watchdog(a, t0);
     xt_astats_tick(&a->st);
     if (*a->stop) {
         s_shutdown(a, "signal received");
@@ -828,6 +869,7 @@ static int s_tick(xt_actor *a) {
     s_sample(a);
     xt_actor_eval_pump(a);
     xt_actor_schedule(a);
+    xt_actor_busy(a, "timer tick", t0); // counts toward the next tick's lateness
     return a->done ? -1 : 0;
 }
 
@@ -880,8 +922,28 @@ static void s_resume(xt_actor *a) {
     xt_actor_schedule(a);
 }
 
+// Makes sh (fold) the open fold. Nothing may still read the old fold's
+// markets: its envs go first; when an eval worker (cancelled by now) still
+// walks them, the old mapping is retired and released when the worker has
+// stopped (xt_actor_eval_gone) instead of waiting for it here.
+static void s_install_fold(xt_actor *a, xt_shards *sh, int fold) {
+    xt_runner_destroy(&a->runner);
+    if (a->shards && a->ev && a->ev_shards == a->shards) {
+        xt_shards_destroy(&a->shards_retired); // (never the worker's: it reads one mapping)
+        a->shards_retired = a->shards, a->shards = NULL;
+    }
+    xt_shards_destroy(&a->shards);
+    a->shards = sh, a->shards_fold = fold;
+}
+
+void xt_actor_eval_gone(xt_actor *a) {
+    xt_shards_destroy(&a->shards_retired);
+    s_resume(a);
+}
+
 static int s_on_data(zloop_t *loop, zsock_t *sock, void *arg) {
     xt_actor *a = arg;
+    double t0 = s_now();
     char *cmd = NULL, *msg = NULL;
     int fold = -1, rc = 0, ms = 0;
     void *ptr = NULL;
@@ -906,17 +968,16 @@ static int s_on_data(zloop_t *loop, zsock_t *sock, void *arg) {
     } else if (fold != a->open_want) {
         xt_shards_destroy(&sh); // another fold is wanted by now
     } else {
-        // Nothing may still read the old fold's markets: its envs and any
-        // evaluation of it go first.
-        if (a->ev && a->ev_fold != (uint32_t)fold) xt_actor_eval_cancel(a, "another fold's data arrived");
-        xt_runner_destroy(&a->runner);
-        xt_shards_destroy(&a->shards);
-        a->shards = sh, a->shards_fold = fold;
+        // An evaluation of another fold is asked to stop, not joined (its
+        // walk can take seconds); s_install_fold keeps what it reads.
+        if (a->ev && !xt_evalrun_cancelled(a->ev)) xt_actor_eval_cancel(a, "another fold's data arrived");
+        s_install_fold(a, sh, fold);
         xt_info("fold %d: %d shard caches mapped in %.2f s", fold, xt_shards_count(sh), ms / 1000.0);
     }
     zstr_free(&cmd), zstr_free(&msg);
     if (a->open_want >= 0 && a->open_want != a->shards_fold) xt_actor_open_fold(a, (uint32_t)a->open_want);
     s_resume(a);
+    xt_actor_busy(a, "fold caches", t0);
     return a->done ? -1 : 0;
 }
 
@@ -1042,12 +1103,13 @@ const char *xt_actor_metrics_url(const xt_actor *a) { return a->metrics_url; }
 void xt_actor_destroy(xt_actor **self_p) {
     if (!self_p || !*self_p) return;
     xt_actor *a = *self_p;
-    xt_actor_eval_stop_worker(a);
+    xt_actor_eval_join(a); // the loop has stopped: waiting for the walk in progress is harmless now
     s_drop_pollout(a);
     zactor_destroy(&a->data); // a build in progress finishes first
     zloop_destroy(&a->loop);
     xt_runner_destroy(&a->runner);
     xt_shards_destroy(&a->shards);
+    xt_shards_destroy(&a->shards_retired);
     xt_sender_destroy(&a->sender);
     zsock_destroy(&a->dealer);
     zsock_destroy(&a->sub);

@@ -9,9 +9,12 @@
 // when a later request no longer lists it, queued again if it does); a done
 // shard's result is kept and sent again when it is asked for again (the
 // broker lost it); the fold's caches stay mapped while the worker runs
-// (training assignments and other folds cancel the worker first).
+// (a replaced fold's mapping is released only after a cancelled worker has
+// said DONE).
 // Ownership: the request list and the params copy live in xt_actor; the
-// worker owns its own copy. Threads: the loop thread.
+// worker owns its own copy. Threads: the loop thread, which never joins a
+// busy worker: cancelling only raises the worker's flag (see
+// xt_actor_eval_stop_worker); the join follows the worker's DONE.
 #include "actor_int.h"
 
 #include "core/fileio.h"
@@ -30,16 +33,38 @@ static double s_now(void) { return xt_time_mono(); }
 
 static int s_on_eval(zloop_t *loop, zsock_t *sock, void *arg);
 
+// Asks the worker to stop and returns at once: the loop thread never waits
+// for a walk (seconds for a long window) while the broker expects
+// heartbeats. The worker finishes the shard in progress, says DONE, and
+// s_on_eval destroys it then (an immediate join) and releases a replaced
+// fold's mapping it still read (xt_actor_eval_gone).
 void xt_actor_eval_stop_worker(xt_actor *a) {
     if (!a->ev) return;
-    if (a->loop) zloop_reader_end(a->loop, xt_evalrun_sock(a->ev));
-    xt_evalrun_destroy(&a->ev);
+    if (!xt_evalrun_cancelled(a->ev)) xt_evalrun_cancel(a->ev);
     for (int i = 0; i < a->ev_n; i++)
         if (a->ev_sh[i].state == XT_ACTOR_EV_RUNNING) a->ev_sh[i].state = XT_ACTOR_EV_QUEUED;
 }
 
+// Blocking join (exit only, after the loop has stopped).
+void xt_actor_eval_join(xt_actor *a) {
+    if (!a->ev) return;
+    if (a->loop) zloop_reader_end(a->loop, xt_evalrun_sock(a->ev));
+    xt_evalrun_destroy(&a->ev);
+}
+
+// The worker said DONE: it only waits for its $TERM, so this join is at once.
+static void s_worker_gone(xt_actor *a) {
+    double t0 = s_now();
+    xt_actor_eval_join(a);
+    a->ev_shards = NULL;
+    xt_actor_busy(a, "eval worker join", t0);
+    for (int i = 0; i < a->ev_n; i++)
+        if (a->ev_sh[i].state == XT_ACTOR_EV_RUNNING) a->ev_sh[i].state = XT_ACTOR_EV_QUEUED;
+    xt_actor_eval_gone(a);
+}
+
 void xt_actor_eval_cancel(xt_actor *a, const char *why) {
-    if (a->ev) xt_info("fold %u: evaluation cancelled: %s", a->ev_fold, why);
+    if (a->ev && !xt_evalrun_cancelled(a->ev)) xt_info("fold %u: evaluation cancelled: %s", a->ev_fold, why);
     xt_actor_eval_stop_worker(a);
     a->ev_active = 0, a->ev_n = 0;
 }
@@ -168,8 +193,11 @@ void xt_actor_eval_pump(xt_actor *a) {
     xt_evalrun_job job = {a->kind, a->ev_fold, a->ev_rl, n, &a->envp, &a->spec, a->ev_params, a->ev_version, dir};
     xt_err err = {0};
     a->ev = xt_evalrun_start(&job, &err);
+    a->ev_shards = a->shards;
     if (!a->ev || zloop_reader(a->loop, xt_evalrun_sock(a->ev), s_on_eval, a) != 0) {
         xt_error("fold %u: evaluation: %s", a->ev_fold, err.msg[0] ? err.msg : "cannot watch the worker");
+        xt_actor_eval_join(a); // unwatched: nothing would reap it later (rare; one walk at most)
+        a->ev_shards = NULL;
         xt_actor_eval_cancel(a, "the worker did not start");
         return;
     }
@@ -221,12 +249,16 @@ void xt_actor_eval_request(xt_actor *a, const xt_wire_eval_req *r) {
 
 static int s_on_eval(zloop_t *loop, zsock_t *sock, void *arg) {
     xt_actor *a = arg;
+    double t0 = s_now();
     int i, rc;
     while (a->ev && (rc = xt_evalrun_recv(a->ev, &i)) >= 0) {
         if (rc == 0) {
-            xt_actor_eval_stop_worker(a);
+            s_worker_gone(a); // releases a retired fold mapping, pumps queued shards
             break;
         }
+        // A cancelled worker's results belong to a list that is gone (or
+        // went back to the queue): not sent.
+        if (xt_evalrun_cancelled(a->ev)) continue;
         const xt_evalrun_result *res = xt_evalrun_result_of(a->ev, i);
         xt_actor_evshard *e = &a->ev_sh[a->ev_run_idx[i]];
         e->state = XT_ACTOR_EV_DONE;
@@ -249,5 +281,6 @@ static int s_on_eval(zloop_t *loop, zsock_t *sock, void *arg) {
     }
     if (!a->ev) xt_actor_eval_pump(a); // requests that came in while it ran
     xt_actor_schedule(a);
+    xt_actor_busy(a, "eval worker report", t0);
     return a->done ? -1 : 0;
 }

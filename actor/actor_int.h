@@ -3,7 +3,9 @@
 // requests). Not a public header: only the actor's own modules include it.
 //
 // Threads: every field belongs to the loop thread; the eval worker and the
-// metrics server see only what evalrun.h and astats.h hand them.
+// metrics server see only what evalrun.h and astats.h hand them. Nothing on
+// the loop thread may wait for another thread or for seconds of work: the
+// heartbeat timer runs there (docs/actor.md, "Threads: what may block").
 #ifndef XT_ACTOR_INT_H
 #define XT_ACTOR_INT_H
 
@@ -73,6 +75,7 @@ struct xt_actor {
     int data_ready;   // the build at start is done (the actor registers after it)
     int open_pending; // fold the worker is mapping, -1: none
     int open_want;    // fold the actor needs now, -1: none
+    xt_shards *shards_retired; // a replaced fold's mapping a cancelled eval worker still reads
 
     // run state
     xt_wire_phase phase;
@@ -127,8 +130,15 @@ struct xt_actor {
     int ev_n;
     int ev_run_idx[XT_RL_MAX_SHARDS]; // worker shard i -> ev_sh index
     xt_rl_shard ev_rl[XT_RL_MAX_SHARDS];
+    const xt_shards *ev_shards; // the mapping the worker reads (its markets)
     float *ev_params; // [ev_params_n]: the evaluated version's params
     size_t ev_params_n;
+
+    // loop watchdog (s_tick): the loop thread must turn every heartbeat
+    double tick_prev;      // monotonic s of the previous timer tick, 0: none yet
+    double busy_max;       // longest handler since then, and its name
+    const char *busy_what;
+    double stall_max;      // largest stall seen (logged when it grows past 1 s)
 
     // stats
     xt_astats st;
@@ -170,9 +180,22 @@ void xt_actor_eval_request(xt_actor *a, const xt_wire_eval_req *r);
 // after 3 liveness periods without the requested version, the newest of the
 // fold is used (logged). Called on every event that may unblock it.
 void xt_actor_eval_pump(xt_actor *a);
-// Stops the worker (waits at most one shard) and forgets the request.
+// Asks the worker to stop (never waits) and forgets the request.
 void xt_actor_eval_cancel(xt_actor *a, const char *why);
-// Stops the worker only; its running shards go back to the queue.
+// Asks the worker to stop (never waits); its running shards go back to the
+// queue. The worker stays in a->ev until it says DONE (s_on_eval).
 void xt_actor_eval_stop_worker(xt_actor *a);
+// Joins the worker at once, however long its walk: only at exit.
+void xt_actor_eval_join(xt_actor *a);
+
+// ---- more shared helpers (actor.c)
+
+// The eval worker is gone (a->ev NULL): releases the mapping it still read
+// (a replaced fold's) and resumes the work that waited for it.
+void xt_actor_eval_gone(xt_actor *a);
+// Loop watchdog: records that the handler `what` started at t0 (monotonic s)
+// and ended now; the longest since the previous timer tick is named when the
+// tick comes late (s_tick). `what` must be a string literal.
+void xt_actor_busy(xt_actor *a, const char *what, double t0);
 
 #endif

@@ -92,7 +92,8 @@ int xt_astats_init(xt_astats *st, const char *actor_id, int64_t stall_ms, xt_err
                                     &st->reconnect_learner, err)) ||
         (rc = xt_prom_counter_child(f[XT_ASTATS_FAM_xtrade_chunks_sent_total], a, &st->chunks_sent, err)) ||
         (rc = xt_prom_counter_child(f[XT_ASTATS_FAM_xtrade_chunks_dropped_total], (const char *[]){"nonfinite"},
-                                    &st->dropped_nonfinite, err)))
+                                    &st->dropped_nonfinite, err)) ||
+        (rc = xt_prom_histogram_child(f[XT_ASTATS_FAM_xtrade_loop_stall_seconds], NULL, &st->loop_stall, err)))
         return rc;
     xt_prom_gauge_set(st->build_info, 1);
     xt_prom_gauge_set(st->start_time, xt_time_wall());

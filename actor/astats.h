@@ -14,6 +14,7 @@
 //   xtrade_episodes_total{actor,symbol,timeframe}
 //   xtrade_episode_return{symbol,timeframe}          xtrade_episode_sharpe{symbol,timeframe}
 //   xtrade_chunks_sent_total{actor}    xtrade_chunks_dropped_total{reason}
+//   xtrade_loop_stall_seconds (histogram: how late each timer tick came)
 // The loop thread updates the handles (lock-free atomics); the HTTP thread
 // only renders. /healthz fails when the loop has not ticked for stall_ms.
 #ifndef XT_ACTOR_ASTATS_H
@@ -45,6 +46,7 @@ typedef struct {
     xt_prom_counter *decode_control, *decode_weights;
     xt_prom_counter *reconnect_broker, *reconnect_learner;
     xt_prom_counter *chunks_sent, *dropped_nonfinite;
+    xt_prom_histogram *loop_stall;
     xt_metrics_http *http;
     char actor[256];         // the actor label value (its id)
     _Atomic int64_t tick_ms; // monotonic ms of the loop's last tick

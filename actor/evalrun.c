@@ -8,8 +8,12 @@
 // written completely, then published with a release store of its `ready`
 // flag before the message goes out; the owner reads it after the message.
 // Invariants: results[i] is only written by the worker, only before ready[i].
-// Ownership: params / env params / spec are copies owned here; shards are
-// borrowed. Threads: the owner's loop thread and the worker.
+// Ownership: params / env params / spec and the shard list are copies owned
+// here; the shards' markets are borrowed. Threads: the owner's loop thread
+// and the worker. Stopping never blocks the owner: xt_evalrun_cancel only
+// raises a flag (the worker stops before its next shard and says "DONE"),
+// and xt_evalrun_destroy after that "DONE" joins a thread that is only
+// waiting for its $TERM.
 #include "evalrun.h"
 
 #include "core/log.h"
@@ -26,7 +30,7 @@ struct xt_evalrun {
     int kind, n;
     uint32_t fold;
     uint64_t version;
-    const xt_rl_shard *shards;
+    xt_rl_shard *shards; // [n], copied (the markets they point to are borrowed)
     xt_env_params p;
     xt_model_spec spec;
     float *params;
@@ -126,17 +130,19 @@ xt_evalrun *xt_evalrun_start(const xt_evalrun_job *job, xt_err *err) {
         return NULL;
     }
     e->kind = job->kind, e->n = job->n, e->fold = job->fold, e->version = job->version;
-    e->shards = job->shards, e->p = *job->p, e->spec = *job->spec;
+    e->p = *job->p, e->spec = *job->spec;
     snprintf(e->out_dir, sizeof e->out_dir, "%s", job->out_dir);
     e->params = malloc(lay.n_params * sizeof(float));
+    e->shards = malloc((size_t)job->n * sizeof *e->shards);
     e->res = calloc((size_t)job->n, sizeof *e->res);
     e->ready = calloc((size_t)job->n, sizeof *e->ready);
-    if (!e->params || !e->res || !e->ready) {
+    if (!e->params || !e->shards || !e->res || !e->ready) {
         xt_err_set(err, XT_ENOMEM, "eval: out of memory for %d shards", job->n);
         xt_evalrun_destroy(&e);
         return NULL;
     }
     memcpy(e->params, job->params, lay.n_params * sizeof(float));
+    memcpy(e->shards, job->shards, (size_t)job->n * sizeof *e->shards);
     e->worker = zactor_new(s_worker, e);
     if (!e->worker) {
         xt_err_set(err, XT_EIO, "eval: cannot start the worker thread");
@@ -152,11 +158,18 @@ void xt_evalrun_destroy(xt_evalrun **self_p) {
     atomic_store(&e->cancel, 1);
     zactor_destroy(&e->worker); // $TERM, then waits for the worker to return
     free(e->params);
+    free(e->shards);
     free(e->res);
     free((void *)e->ready);
     free(e);
     *self_p = NULL;
 }
+
+void xt_evalrun_cancel(xt_evalrun *e) {
+    if (e) atomic_store(&e->cancel, 1);
+}
+
+int xt_evalrun_cancelled(const xt_evalrun *e) { return atomic_load(&e->cancel); }
 
 zsock_t *xt_evalrun_sock(xt_evalrun *e) { return zactor_sock(e->worker); }
 

@@ -14,11 +14,15 @@
 // The worker is a czmq actor: xt_evalrun_start returns after its start
 // handshake; the owner polls xt_evalrun_sock (one message per finished shard,
 // then one when all are done) and reads results with xt_evalrun_recv.
-// Destroying it mid-run cancels: the worker stops before its next shard and
-// the destructor waits for it (at most one shard's walk).
+// Stopping it from an event loop: xt_evalrun_cancel (returns at once; the
+// worker stops before its next shard and sends "DONE"), keep polling, and
+// destroy once xt_evalrun_recv returned 0: the join is then immediate.
+// Destroying it mid-run also cancels, but waits for the worker (at most one
+// shard's walk, seconds for long windows): not on a thread that must stay
+// responsive.
 //
-// Ownership: the job's params and env params are copied at start; the shards
-// (and their markets) are borrowed and must outlive the run. Threads: the
+// Ownership: the job's params, env params and shard list are copied at
+// start; the shards' markets are borrowed and must outlive the run. Threads: the
 // worker owns its backend and envs; results are handed over through the
 // pipe, each written completely before its message is sent.
 #ifndef XT_ACTOR_EVALRUN_H
@@ -38,7 +42,7 @@
 typedef struct {
     int kind;                  // XT_ENV_KIND_*
     uint32_t fold;
-    const xt_rl_shard *shards; // [n], row[XT_RL_TEST] = the window to walk (borrowed)
+    const xt_rl_shard *shards; // [n], row[XT_RL_TEST] = the window to walk (copied; markets borrowed)
     int n;
     const xt_env_params *p;    // copied
     const xt_model_spec *spec; // copied
@@ -68,7 +72,11 @@ typedef struct xt_evalrun xt_evalrun;
 
 // Starts the worker over job->shards. Caller owns the result (xt_evalrun_destroy).
 xt_evalrun *xt_evalrun_start(const xt_evalrun_job *job, xt_err *err);
-// Cancels (if still running) and joins the worker. Accepts NULL.
+// Asks the worker to stop before its next shard; never blocks. Accepts NULL.
+void xt_evalrun_cancel(xt_evalrun *self);
+int xt_evalrun_cancelled(const xt_evalrun *self);
+// Cancels (if still running) and joins the worker: blocks until the shard in
+// progress is walked unless xt_evalrun_recv already returned 0. Accepts NULL.
 void xt_evalrun_destroy(xt_evalrun **self_p);
 // Readable when the worker reported progress.
 zsock_t *xt_evalrun_sock(xt_evalrun *self);

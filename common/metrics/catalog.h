@@ -64,6 +64,7 @@ typedef enum {
     X(ACTOR, xtrade_episode_return, GAUGE, "Mean return (ratio, final/initial equity minus 1) of the last 100 finished training episodes.", "symbol,timeframe") \
     X(ACTOR, xtrade_episode_sharpe, GAUGE, "Mean annualised Sharpe ratio of the last 100 finished training episodes.", "symbol,timeframe") \
     X(ACTOR, xtrade_chunks_sent_total, COUNTER, "Rollout chunks sent to the learner.", "actor") \
+    X(ACTOR, xtrade_loop_stall_seconds, HISTOGRAM, "Seconds the actor's event loop came late to its heartbeat tick (blocked), one observation per tick; 0 when on time.", "") \
     /* ---- learner: ingest, PPO updates, checkpoints */ \
     X(LEARNER, xtrade_chunks_received_total, COUNTER, "Rollout chunks received from actors (accepted or not).", "") \
     X(ANY, xtrade_chunks_dropped_total, COUNTER, "Rollout chunks discarded (learner; actors count nonfinite ones they never send); reason: policy_lag (too many versions behind), decode (malformed), shape (does not fit the model), invalid (masked action or unknown symbol), fold (another fold), nonfinite (NaN/Inf inside), stale_incarnation (from a restarted actor's previous life).", "reason") \
@@ -85,6 +86,7 @@ typedef enum {
 // Histogram buckets: B(name, LINEAR|EXPONENTIAL, start, width_or_factor, n finite bounds).
 #define XT_METRICS_BUCKETS(B) \
     B(xtrade_policy_lag_versions, LINEAR, 0, 1, 17) /* 0, 1, ..., 16 versions */ \
-    B(xtrade_learner_update_duration_seconds, EXPONENTIAL, 0.001, 2, 18) /* 1 ms .. 131 s */
+    B(xtrade_learner_update_duration_seconds, EXPONENTIAL, 0.001, 2, 18) /* 1 ms .. 131 s */ \
+    B(xtrade_loop_stall_seconds, EXPONENTIAL, 0.01, 2, 12) /* 10 ms .. 20.48 s */
 
 #endif

@@ -14,7 +14,11 @@
 //   5. the broker restarts (new incarnation, same port): the actor registers
 //      again, takes the same Assignment back and goes on sending chunks;
 //      /metrics shows the reconnect, the decode errors, chunks and steps;
-//   6. DONE makes it exit 0; SIGTERM makes it say STOPPING and exit 0.
+//   6. DONE makes it exit 0; SIGTERM makes it say STOPPING and exit 0;
+//   7. CHECKPOINT -> EVAL (long walks) -> the next fold's TRAIN arriving
+//      mid-walk: heartbeats never stop for more than a few periods (the
+//      loop thread never waits for the eval worker or the fold's caches),
+//      and xtrade_loop_stall_seconds saw no stall.
 // Every wait has a deadline; the whole test takes a few seconds.
 #include "testutil.h"
 
@@ -49,6 +53,15 @@
 
 #define T_CHUNK 16
 #define N_ENVS 4
+// test_fold_transition's model: walks of a few seconds. Sanitized builds
+// run the model about 10 x slower: a smaller one keeps the walks as long.
+#if defined(__SANITIZE_ADDRESS__)
+#define S_BIG_HIDDEN 128
+#else
+#define S_BIG_HIDDEN 384
+#endif
+#define S_STR2(x) #x
+#define S_STR(x) S_STR2(x)
 
 
 typedef struct {
@@ -96,6 +109,14 @@ typedef struct {
     xt_model *model;        // for recomputing chunks
     int paused;             // the fake learner stops reading chunks
     uint32_t max_queue;     // largest queue_depth an actor heartbeat reported
+    uint32_t tf_sec;        // bar length of the shards sent (0: 3600)
+    int count_only;         // chunks are only counted per fold (test_fold_transition)
+    int fold_chunks[2];
+    double hb_last, hb_gap_max; // heartbeat gaps while track_gaps
+    int track_gaps, evaluating;
+    float *big;              // params of the bigger model (test_fold_transition), or NULL
+    size_t big_n;
+    xt_wire_encoder *enc_big; // frames of up to 64 MB for them
     pid_t pid;
 } lb;
 
@@ -117,7 +138,9 @@ static const char *s_yaml = "run: {id: lb, seed: 42, dir: %s}\n"
                             "  mode: explicit\n"
                             "  explicit:\n"
                             "    - {train_start: 2023-01-01, train_end: 2023-04-01, test_start: 2023-04-15, "
-                            "test_end: 2023-06-01}\n";
+                            "test_end: 2023-06-01}\n"
+                            "    - {train_start: 2023-01-01, train_end: 2023-06-01, test_start: 2023-06-15, "
+                            "test_end: 2023-09-01}\n";
 
 // ---------------------------------------------------------------- helpers
 
@@ -142,23 +165,36 @@ static void s_broker_heartbeat(lb *t, xt_wire_state st) {
 }
 
 static void s_shard(lb *t, xt_wire_shard *w, const char *sym, int64_t t0, int64_t t1) {
-    (void)t;
-    *w = (xt_wire_shard){{sym, NULL, 3600, 0}, t0, t1, 0, 0};
+    *w = (xt_wire_shard){{sym, NULL, t->tf_sec ? t->tf_sec : 3600, 0}, t0, t1, 0, 0};
 }
 
-static void s_assign(lb *t) {
+static void s_assign_fold(lb *t, uint32_t fold) {
     xt_wire_shard sh[N_ENVS];
     const char *syms[N_ENVS] = {"BTCUSD", "BTCUSD", "EURUSD", "EURUSD"};
     for (int i = 0; i < N_ENVS; i++) s_shard(t, &sh[i], syms[i], t->fold.train_start, t->fold.val_start);
+    for (int i = 0; i < N_ENVS; i++) sh[i].key.fold = fold;
     xt_wire_msg m = {.type = XT_WIRE_ASSIGNMENT};
-    m.assign = (xt_wire_assignment){0, XT_WIRE_PHASE_TRAIN, 42, N_ENVS, sh, t->chunk_ep, t->weights_ep};
+    m.assign = (xt_wire_assignment){fold, XT_WIRE_PHASE_TRAIN, 42, N_ENVS, sh, t->chunk_ep, t->weights_ep};
     s_to_actor(t, &m);
 }
 
+static void s_assign(lb *t) { s_assign_fold(t, 0); }
+
+// Weights of `version` (params[1] or [2]); versions 3 and up are fold 1's
+// and reuse params[2].
 static void s_publish(lb *t, uint64_t version) {
     xt_wire_msg m = {.type = XT_WIRE_WEIGHTS};
     m.hdr = (xt_wire_hdr){0, "learner-0", 777, version};
-    m.weights = (xt_wire_weights){version, 0, "lb", t->lay.n_params, t->params[version], 0};
+    if (t->big) {
+        m.weights = (xt_wire_weights){version, version >= 3, "lb", t->big_n, t->big, 0};
+        const void *frame;
+        size_t len;
+        xt_err err = {0};
+        if (xt_wire_encode(t->enc_big, &m, &frame, &len, &err)) fail_msg("%s", err.msg);
+        if (xt_wire_send(t->pub, NULL, 0, frame, len, ZMQ_DONTWAIT, &err) < 0) fail_msg("%s", err.msg);
+        return;
+    }
+    m.weights = (xt_wire_weights){version, version >= 3, "lb", t->lay.n_params, t->params[version >= 2 ? 2 : 1], 0};
     s_send(t, t->pub, NULL, 0, &m);
 }
 
@@ -180,6 +216,10 @@ static void s_recompute(lb *t, const float *params, const xt_wire_chunk *c, floa
 static void s_on_chunk(lb *t, const xt_wire_msg *m) {
     const xt_wire_chunk *c = &m->chunk;
     if (t->ignore_chunks) return;
+    if (t->count_only) {
+        if (m->hdr.incarnation == t->actor_inc && c->shard.fold < 2) t->fold_chunks[c->shard.fold]++;
+        return;
+    }
     assert_string_equal(m->hdr.sender_id, "actor-t");
     if (m->hdr.incarnation != t->actor_inc) {
         t->foreign++;
@@ -254,6 +294,12 @@ static void s_on_control(lb *t, const void *route, size_t route_len, const xt_wi
         }
         t->hb_steps = m->hb.env_steps;
         t->last_state = m->hb.state;
+        if (m->hb.state == XT_WIRE_STATE_EVALUATING) t->evaluating++;
+        if (t->track_gaps) {
+            double now = s_now();
+            if (t->hb_last > 0 && now - t->hb_last > t->hb_gap_max) t->hb_gap_max = now - t->hb_last;
+            t->hb_last = now;
+        }
         t->heartbeats++;
         if (m->hb.queue_depth > t->max_queue) t->max_queue = m->hb.queue_depth;
         if (m->hb.state == XT_WIRE_STATE_STOPPING) t->saw_stopping = 1;
@@ -339,12 +385,18 @@ static void s_bind_broker(lb *t, int port) {
 
 // Starts the daemon. The child dies with the test (PR_SET_PDEATHSIG): a
 // daemon retries its broker forever, and must not outlive a failed test.
-static pid_t s_spawn_with(lb *t, const char *id, const char *set) {
+// sets: up to 6 "--set" overrides, NULL-terminated (NULL: none).
+static pid_t s_spawn_sets(lb *t, const char *id, const char *const *sets) {
     if (t->pid > 0) kill(t->pid, SIGKILL), waitpid(t->pid, NULL, 0), t->pid = 0;
     char broker[64];
     snprintf(broker, sizeof broker, "tcp://127.0.0.1:%d", t->broker_port);
-    char *argv[] = {t->bin, "--config", t->cfg_path, "--broker", broker, "--id", (char *)id,
-                    set ? "--set" : NULL, (char *)set, NULL};
+    char *argv[20] = {t->bin, "--config", t->cfg_path, "--broker", broker, "--id", (char *)id};
+    int argc = 7;
+    for (int k = 0; sets && k < 6 && sets[k]; k++) {
+        argv[argc++] = "--set";
+        argv[argc++] = (char *)sets[k];
+    }
+    argv[argc] = NULL;
     pid_t parent = getpid(), pid = fork();
     if (pid < 0) fail_msg("fork failed");
     if (pid == 0) {
@@ -357,6 +409,11 @@ static pid_t s_spawn_with(lb *t, const char *id, const char *set) {
         _exit(127);
     }
     return pid;
+}
+
+static pid_t s_spawn_with(lb *t, const char *id, const char *set) {
+    const char *sets[2] = {set, NULL};
+    return s_spawn_sets(t, id, sets);
 }
 
 static pid_t s_spawn(lb *t, const char *id) { return s_spawn_with(t, id, NULL); }
@@ -659,6 +716,7 @@ static void s_reset(lb *t) {
     t->registered = t->registers = t->saw_stopping = t->ignore_chunks = t->heartbeats = 0;
     t->n_chunks = t->n_version[1] = t->n_version[2] = 0;
     t->publish_version = 0;
+    t->evaluating = t->fold_chunks[0] = t->fold_chunks[1] = 0;
     for (int g = 0; g < N_ENVS; g++) {
         free(t->env_h[g]), free(t->env_c[g]);
         t->env_h[g] = t->env_c[g] = NULL;
@@ -718,11 +776,100 @@ static void test_sync(void **state) {
     t->pid = 0;
 }
 
+static int s_evaluating(lb *t) { return t->evaluating > 0; }
+static int s_fold0_chunks(lb *t) { return t->fold_chunks[0] >= 2 * N_ENVS; }
+static int s_fold1_chunks(lb *t) { return t->fold_chunks[1] >= 2 * N_ENVS; }
+
+// CHECKPOINT -> EVAL -> the next fold's TRAIN while an evaluation walk is
+// still running: the broker must hear every heartbeat. The actor runs a
+// bigger model (LSTM 384: ~1.3 M params) on 5-minute bars so that one
+// shard's walk takes seconds (B = 1, ~0.1 ms a step, each shard's whole
+// history, no terminal rules): an actor whose loop waited for the eval
+// worker (the join of a cancelled worker) goes silent for the rest of the
+// walk (measured: 4.6 s). The largest gap allowed, 1.2 s = 3 heartbeat
+// periods (100 ms) plus 0.9 s of slack for a loaded 2-core machine and
+// sanitizers (measured: 0.11-0.16 s, 0.11-0.12 s beside 3 busy loops); the
+// broker's default liveness is 5 s. Fold 1's chunks must flow while the
+// cancelled walk finishes.
+static void test_fold_transition(void **state) {
+    lb *t = *state;
+    s_reset(t);
+    t->count_only = 1;
+    xt_err err = {0};
+    xt_config big_cfg = t->cfg;
+    big_cfg.model_lstm_hidden = S_BIG_HIDDEN;
+    xt_model_spec big_spec;
+    xt_model_layout big_lay;
+    int D, A;
+    if (xt_rollout_dims(XT_ENV_KIND_ASSET, &t->p, xt_shards_list(t->shards), 2, &D, &A, &err) ||
+        xt_rl_model_spec(&big_spec, &big_cfg, D, A, &err) || xt_model_layout_init(&big_lay, &big_spec, &err))
+        fail_msg("%s", err.msg);
+    t->big_n = big_lay.n_params;
+    t->big = calloc(t->big_n, sizeof(float));
+    xt_rng r;
+    xt_rng_seed(&r, 5);
+    xt_model_init_params(&big_lay, t->big, &r);
+    xt_wire_limits lim;
+    xt_wire_limits_default(&lim);
+    t->enc_big = xt_wire_encoder_new(&lim, &err);
+    if (!t->enc_big) fail_msg("%s", err.msg);
+    // No terminal rules: a walk covers the whole window whatever the policy does.
+    const char *sets[] = {"model.lstm_hidden=" S_STR(S_BIG_HIDDEN), "env.max_drawdown=1", "env.bankrupt_fraction=0",
+                          "data.timeframes=[5m]", "data.base_timeframe=5m", NULL};
+    t->tf_sec = 300;
+    t->pid = s_spawn_sets(t, "actor-t", sets);
+    s_pump(t, 15, s_registered, "Register");
+    s_assign_fold(t, 0);
+    t->publish_version = 1;
+    s_pump(t, 15, s_fold0_chunks, "fold 0 chunks");
+    t->track_gaps = 1, t->hb_last = 0, t->hb_gap_max = 0;
+    xt_wire_msg pc = {.type = XT_WIRE_PHASE_COMMAND};
+    pc.phase_cmd = (xt_wire_phase_cmd){0, XT_WIRE_PHASE_CHECKPOINT, 0};
+    s_to_actor(t, &pc);
+    s_pump(t, 5, s_idle_state, "idle after checkpoint");
+    pc.phase_cmd = (xt_wire_phase_cmd){0, XT_WIRE_PHASE_EVAL, 0};
+    s_to_actor(t, &pc);
+    // Both shards over their whole cached history: long walks (EURUSD, the
+    // longer, first).
+    const xt_rl_shard *list = xt_shards_list(t->shards);
+    xt_wire_shard es[2];
+    for (int i = 0; i < 2; i++) s_shard(t, &es[i], list[1 - i].symbol, 0, INT64_MAX / 2);
+    xt_wire_msg er = {.type = XT_WIRE_EVAL_REQUEST};
+    er.eval_req = (xt_wire_eval_req){0, 2, es, "/nonexistent/fold-0/ckpt-final.xtck", 1};
+    s_to_actor(t, &er);
+    s_pump(t, 10, s_evaluating, "state evaluating");
+    s_serve(t, 0.15); // the worker is in its first walk
+    // The next fold: training while the walk goes on, on fold 1's caches.
+    s_assign_fold(t, 1);
+    t->publish_version = 3;
+    s_pump(t, 30, s_fold1_chunks, "fold 1 chunks");
+    s_serve(t, 0.3);
+    t->track_gaps = 0;
+    fprintf(stderr, "largest heartbeat gap across the fold transition: %.3f s\n", t->hb_gap_max);
+    if (t->hb_gap_max > 1.2)
+        fail_msg("heartbeats stopped for %.2f s across checkpoint -> eval -> fold 1 (log %s)", t->hb_gap_max,
+                 t->log_path);
+    char *text = s_metrics(t);
+    double ticks = s_sample(text, "xtrade_loop_stall_seconds_count");
+    double under = s_sample(text, "xtrade_loop_stall_seconds_bucket{le=\"1.28\"}");
+    free(text);
+    assert_true(ticks > 5);
+    assert_true(under == ticks); // the loop's own watchdog saw no tick 1.28 s late
+    pc.phase_cmd = (xt_wire_phase_cmd){1, XT_WIRE_PHASE_DONE, 0};
+    s_to_actor(t, &pc);
+    assert_int_equal(s_wait_exit(t->pid, 30), 0);
+    t->pid = 0;
+    t->count_only = 0, t->tf_sec = 0;
+    free(t->big), t->big = NULL;
+    xt_wire_encoder_destroy(&t->enc_big);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scenario),
         cmocka_unit_test(test_sync),
         cmocka_unit_test(test_sigterm),
+        cmocka_unit_test(test_fold_transition),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
