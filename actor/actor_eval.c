@@ -196,7 +196,7 @@ void xt_actor_eval_pump(xt_actor *a) {
     a->ev_shards = a->shards;
     if (!a->ev || zloop_reader(a->loop, xt_evalrun_sock(a->ev), s_on_eval, a) != 0) {
         xt_error("fold %u: evaluation: %s", a->ev_fold, err.msg[0] ? err.msg : "cannot watch the worker");
-        xt_actor_eval_join(a); // unwatched: nothing would reap it later (rare; one walk at most)
+        xt_actor_eval_join(a); // unwatched: nothing would reap it later (rare; the walk stops within a step)
         a->ev_shards = NULL;
         xt_actor_eval_cancel(a, "the worker did not start");
         return;

@@ -11,7 +11,8 @@
 // Ownership: params / env params / spec and the shard list are copies owned
 // here; the shards' markets are borrowed. Threads: the owner's loop thread
 // and the worker. Stopping never blocks the owner: xt_evalrun_cancel only
-// raises a flag (the worker stops before its next shard and says "DONE"),
+// raises a flag (xt_eval_policy reads it every step: the walk in progress
+// ends within a step, the worker skips the rest and says "DONE"),
 // and xt_evalrun_destroy after that "DONE" joins a thread that is only
 // waiting for its $TERM.
 #include "evalrun.h"
@@ -61,13 +62,13 @@ void xt_evalrun_metrics(double out[XT_WIRE_EVAL_N], const xt_metrics *a, const x
 }
 
 int xt_evalrun_shard(xt_backend *be, int kind, const xt_rl_shard *s, const xt_env_params *p,
-                     const char *out_dir, xt_evalrun_result *out, xt_err *err) {
+                     const char *out_dir, const atomic_int *cancel, xt_evalrun_result *out, xt_err *err) {
     memset(out, 0, sizeof *out);
     double t0 = xt_time_mono();
     xt_eval_csv *csv = xt_eval_csv_new(s, 1, err);
     if (!csv) return err && err->code ? err->code : XT_ENOMEM;
     xt_metrics agent, base[XT_BASELINE_COUNT];
-    int rc = xt_eval_policy(be, kind, s, 1, XT_RL_TEST, p, &agent, xt_eval_csv_step, csv, err);
+    int rc = xt_eval_policy(be, kind, s, 1, XT_RL_TEST, p, &agent, xt_eval_csv_step, csv, cancel, err);
     if (!rc) rc = xt_eval_baselines(kind, s, XT_RL_TEST, p, base, err);
     if (!rc) rc = xt_eval_csv_write(csv, out_dir, err);
     xt_eval_csv_destroy(&csv);
@@ -94,7 +95,7 @@ static void s_worker(zsock_t *pipe, void *arg) {
         xt_evalrun_result *r = &e->res[i];
         if (rc == 0) {
             xt_err serr = {0};
-            int src = xt_evalrun_shard(be, e->kind, &e->shards[i], &e->p, e->out_dir, r, &serr);
+            int src = xt_evalrun_shard(be, e->kind, &e->shards[i], &e->p, e->out_dir, &e->cancel, r, &serr);
             if (src) r->rc = src, snprintf(r->err, sizeof r->err, "%s", serr.msg);
         } else {
             r->rc = rc;

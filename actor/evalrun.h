@@ -15,7 +15,7 @@
 // handshake; the owner polls xt_evalrun_sock (one message per finished shard,
 // then one when all are done) and reads results with xt_evalrun_recv.
 // Stopping it from an event loop: xt_evalrun_cancel (returns at once; the
-// worker stops before its next shard and sends "DONE"), keep polling, and
+// worker ends its walk within a step and sends "DONE"), keep polling, and
 // destroy once xt_evalrun_recv returned 0: the join is then immediate.
 // Destroying it mid-run also cancels, but waits for the worker (at most one
 // shard's walk, seconds for long windows): not on a thread that must stay
@@ -37,6 +37,7 @@
 #include "wire/msg.h"
 
 #include <czmq.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 typedef struct {
@@ -65,14 +66,16 @@ typedef struct {
 void xt_evalrun_metrics(double out[XT_WIRE_EVAL_N], const xt_metrics *agent, const xt_metrics *buy_hold);
 
 // One shard, synchronously, with be's current params (be->cfg.max_infer >= 1).
+// cancel (may be NULL): set by another thread, it stops the walk within a
+// step (XT_ESTATE, nothing written).
 int xt_evalrun_shard(xt_backend *be, int kind, const xt_rl_shard *s, const xt_env_params *p,
-                     const char *out_dir, xt_evalrun_result *out, xt_err *err);
+                     const char *out_dir, const atomic_int *cancel, xt_evalrun_result *out, xt_err *err);
 
 typedef struct xt_evalrun xt_evalrun;
 
 // Starts the worker over job->shards. Caller owns the result (xt_evalrun_destroy).
 xt_evalrun *xt_evalrun_start(const xt_evalrun_job *job, xt_err *err);
-// Asks the worker to stop before its next shard; never blocks. Accepts NULL.
+// Asks the worker to stop (the walk in progress ends within a step); never blocks. Accepts NULL.
 void xt_evalrun_cancel(xt_evalrun *self);
 int xt_evalrun_cancelled(const xt_evalrun *self);
 // Cancels (if still running) and joins the worker: blocks until the shard in

@@ -62,7 +62,8 @@ static void s_fill_step(xt_eval_step *st, const s_walk *w, int s, int K, int por
 }
 
 int xt_eval_policy(xt_backend *be, int kind, const xt_rl_shard *shards, int n, int window,
-                   const xt_env_params *p, xt_metrics *out, xt_eval_step_fn fn, void *arg, xt_err *err) {
+                   const xt_env_params *p, xt_metrics *out, xt_eval_step_fn fn, void *arg,
+                   const atomic_int *cancel, xt_err *err) {
     const xt_model_layout *lay = xt_backend_layout(be);
     const int D = lay->spec.obs_dim, A = lay->spec.act_dim, SS = lay->state_size, port = kind == XT_ENV_KIND_PORTFOLIO;
     if (n < 1 || n > XT_RL_MAX_SHARDS) return xt_err_set(err, XT_EINVAL, "eval: %d shards (1..%d)", n, XT_RL_MAX_SHARDS);
@@ -100,7 +101,11 @@ int xt_eval_policy(xt_backend *be, int kind, const xt_rl_shard *shards, int n, i
         w.sym[s] = shards[s].symbol_id;
     }
     const int emb = lay->spec.emb_dim > 0;
-    for (int left = n; left > 0;) {
+    for (int64_t step = 0, left = n; left > 0; step++) {
+        if (cancel && atomic_load_explicit(cancel, memory_order_relaxed)) {
+            rc = xt_err_set(err, XT_ESTATE, "eval: cancelled after %lld steps", (long long)step);
+            goto done;
+        }
         rc = xt_backend_infer(be, w.obs, emb ? w.sym : NULL, w.start, w.h, w.c, w.out, NULL, n, err);
         if (rc) goto done;
         memset(w.start, 0, (size_t)n);

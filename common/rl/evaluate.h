@@ -19,6 +19,7 @@
 #include "nn/backend.h"
 #include "rl/shards.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -37,9 +38,12 @@ typedef void (*xt_eval_step_fn)(void *arg, const xt_eval_step *st);
 
 // Deterministic policy of be's current params over `window` of shards[0..n)
 // (every window must be usable). out[n] gets each walk's metrics; fn (may be
-// NULL) sees every step. be->cfg.max_infer must be >= n.
+// NULL) sees every step. be->cfg.max_infer must be >= n. cancel (may be NULL)
+// is read once per step: when another thread has set it the walk stops and
+// returns XT_ESTATE ("eval: cancelled after N steps").
 int xt_eval_policy(xt_backend *be, int kind, const xt_rl_shard *shards, int n, int window,
-                   const xt_env_params *p, xt_metrics *out, xt_eval_step_fn fn, void *arg, xt_err *err);
+                   const xt_env_params *p, xt_metrics *out, xt_eval_step_fn fn, void *arg,
+                   const atomic_int *cancel, xt_err *err);
 
 // A shard's test result: the agent and the baselines on the same window.
 typedef struct {

@@ -218,13 +218,13 @@ int64_t xt_trainer_steps_per_iter(const xt_trainer *t) { return (int64_t)t->N * 
 // ---- evaluation
 
 int xt_trainer_eval(xt_trainer *t, int window, xt_metrics *out, xt_eval_step_fn fn, void *arg, xt_err *err) {
-    return xt_eval_policy(t->be, (int)t->cfg.env_kind, t->shards, t->S, window, &t->envp, out, fn, arg, err);
+    return xt_eval_policy(t->be, (int)t->cfg.env_kind, t->shards, t->S, window, &t->envp, out, fn, arg, NULL, err);
 }
 
 int xt_trainer_validate(xt_trainer *t, double *sharpe, xt_err *err) {
     if (t->n_val == 0) return XT_ENOTFOUND;
     xt_metrics m[XT_RL_MAX_SHARDS];
-    int rc = xt_eval_policy(t->be, (int)t->cfg.env_kind, t->val, t->n_val, XT_RL_VAL, &t->envp, m, NULL, NULL, err);
+    int rc = xt_eval_policy(t->be, (int)t->cfg.env_kind, t->val, t->n_val, XT_RL_VAL, &t->envp, m, NULL, NULL, NULL, err);
     if (rc) return rc;
     double sum = 0.0;
     for (int s = 0; s < t->n_val; s++) sum += m[s].sharpe;

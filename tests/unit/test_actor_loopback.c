@@ -32,6 +32,7 @@
 #include "nn/backend.h"
 #include "nn/heads.h"
 #include "nn/model.h"
+#include "rl/evaluate.h"
 #include "rl/rollout.h"
 #include "rl/shards.h"
 #include "rl/trainer.h"
@@ -42,6 +43,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <stdio.h>
@@ -592,6 +594,18 @@ static void s_garbage(lb *t) {
     zmq_send(zsock_resolve(t->router), "b", 1, 0);
 }
 
+// Raises the cancel flag from inside the walk after `after` steps.
+typedef struct {
+    atomic_int flag;
+    int seen, after;
+} s_canceller;
+
+static void s_cancel_step(void *arg, const xt_eval_step *st) {
+    (void)st;
+    s_canceller *c = arg;
+    if (++c->seen == c->after) atomic_store(&c->flag, 1);
+}
+
 static void test_scenario(void **state) {
     lb *t = *state;
     t->pid = s_spawn(t, "actor-t");
@@ -658,7 +672,7 @@ static void test_scenario(void **state) {
     for (int i = 0; i < 2; i++) {
         const xt_rl_shard *s = &xt_shards_list(t->shards)[strcmp(t->eval_sym[i], "BTCUSD") == 0 ? 0 : 1];
         xt_evalrun_result ref;
-        assert_int_equal(xt_evalrun_shard(be, XT_ENV_KIND_ASSET, s, &t->p, out, &ref, &err), 0);
+        assert_int_equal(xt_evalrun_shard(be, XT_ENV_KIND_ASSET, s, &t->p, out, NULL, &ref, &err), 0);
         assert_int_equal(t->eval_res[i].fold, 0);
         assert_int_equal(t->eval_res[i].shard.tf_sec, 3600);
         assert_memory_equal(t->eval_res[i].metrics, ref.metrics, sizeof ref.metrics);
@@ -675,6 +689,22 @@ static void test_scenario(void **state) {
         free(x), free(y);
     }
     assert_string_not_equal(t->eval_sym[0], t->eval_sym[1]);
+    // A cancel flag stops a walk within a step: already set, or raised by
+    // another party in the middle of the walk (here: the step callback).
+    {
+        const xt_rl_shard *s = &xt_shards_list(t->shards)[0];
+        xt_evalrun_result r;
+        atomic_int set = 1;
+        assert_int_equal(xt_evalrun_shard(be, XT_ENV_KIND_ASSET, s, &t->p, out, &set, &r, &err), XT_ESTATE);
+        assert_string_equal(err.msg, "eval: cancelled after 0 steps");
+        s_canceller c = {.after = 10};
+        xt_metrics m;
+        assert_int_equal(xt_eval_policy(be, XT_ENV_KIND_ASSET, s, 1, XT_RL_TEST, &t->p, &m, s_cancel_step, &c,
+                                        &c.flag, &err),
+                         XT_ESTATE);
+        assert_string_equal(err.msg, "eval: cancelled after 10 steps");
+        assert_int_equal(c.seen, 10);
+    }
     xt_backend_destroy(&be);
     // 5. the broker restarts on the same port: a new session
     int port = t->broker_port;
@@ -789,8 +819,8 @@ static int s_fold1_chunks(lb *t) { return t->fold_chunks[1] >= 2 * N_ENVS; }
 // walk (measured: 4.6 s). The largest gap allowed, 1.2 s = 3 heartbeat
 // periods (100 ms) plus 0.9 s of slack for a loaded 2-core machine and
 // sanitizers (measured: 0.11-0.16 s, 0.11-0.12 s beside 3 busy loops); the
-// broker's default liveness is 5 s. Fold 1's chunks must flow while the
-// cancelled walk finishes.
+// broker's default liveness is 5 s. Fold 1's chunks must flow (the
+// cancelled walk ends within a step; the loop never waits for it).
 static void test_fold_transition(void **state) {
     lb *t = *state;
     s_reset(t);
