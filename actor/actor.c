@@ -75,11 +75,12 @@ void xt_actor_wshard_of(xt_actor_wshard *o, const xt_wire_shard *w) {
     snprintf(o->name, sizeof o->name, "%s", port ? w->key.portfolio : w->key.symbol);
     o->portfolio = port, o->tf_sec = w->key.tf_sec;
     o->ts_begin = w->ts_begin, o->ts_end = w->ts_end;
+    o->env_slot = w->env_slot;
 }
 
 int xt_actor_wshard_eq(const xt_actor_wshard *x, const xt_actor_wshard *y) {
     return x->portfolio == y->portfolio && x->tf_sec == y->tf_sec && x->ts_begin == y->ts_begin &&
-           x->ts_end == y->ts_end && strcmp(x->name, y->name) == 0;
+           x->ts_end == y->ts_end && x->env_slot == y->env_slot && strcmp(x->name, y->name) == 0;
 }
 
 int64_t xt_actor_lower(const xt_env_market *m, int64_t t) {
@@ -511,6 +512,15 @@ static int s_build(xt_actor *a) {
         .threads = 1,
     };
     a->runner = xt_runner_new(&rc, a->ush, a->n_ush, a->env_shard, a->n_env, &a->envp, &a->spec, &err);
+    // Envs numbered by their global slots: the same env streams and chunk
+    // order whichever actor steps a slot (the stored entries are per env).
+    uint32_t *slot = a->runner ? malloc((size_t)a->n_env * sizeof *slot) : NULL;
+    for (int e = 0; slot && e < a->n_env; e++) slot[e] = a->as[e].env_slot;
+    if (a->runner && (!slot || xt_runner_env_slots(a->runner, slot, &err))) {
+        if (!slot) xt_err_set(&err, XT_ENOMEM, "actor: out of memory for %d env slots", a->n_env);
+        xt_runner_destroy(&a->runner);
+    }
+    free(slot);
     // Snapshots in sync mode: the newest version's share, and the last two
     // versions a periodic checkpoint may hold (actor.c, s_ckpt_version).
     if (a->runner && a->det && xt_runner_deterministic(a->runner, a->sync ? 3 : 0, &err))

@@ -32,6 +32,7 @@ typedef struct {
     int portfolio;
     uint32_t tf_sec;
     int64_t ts_begin, ts_end;
+    uint32_t env_slot; // Assignment: the env's global TRAIN slot (0 elsewhere)
 } xt_actor_wshard;
 
 // One shard of an evaluation request and its state.

@@ -35,6 +35,7 @@ struct xt_runner {
     xt_rl_shard *order;        // [S] copies in collector order (most envs first)
     int *perm;                 // [S] collector shard -> caller shard
     int *env_caller;           // [N] caller shard of env g
+    int *env_asg;              // [N] caller shard of Assignment entry g (the caller's env_shard)
     xt_runner_shard *st;       // [S] caller order
     xt_rollout *roll;
     xt_backend *be;
@@ -48,6 +49,8 @@ struct xt_runner {
     double *ep_ret, *ep_sh; // [N] their return and Sharpe sums
     uint64_t nf_collects, nf_chunks;
     uint64_t *shard_seed; // [S] collector order (cfg.shard_streams), else NULL
+    uint32_t *slot_base;  // [S] collector order: first global env slot of the shard's envs, else NULL
+    uint32_t *env_slot;   // [N] collector env g -> its global env slot (with slot_base)
     // snapshots (runner.h): cfg.snapshots slots of snap_bytes each
     size_t snap_bytes;
     int n_snap;
@@ -103,9 +106,16 @@ static int s_build_rollout(xt_runner *r, xt_err *err) {
         .ls_max = r->cfg.ls_max,
     };
     xt_rollout_destroy(&r->roll);
-    r->roll = xt_rollout_new_seeded(&rc, r->shard_seed, r->order, r->S, &r->p, &r->spec, err);
+    r->roll = xt_rollout_new_seeded(&rc, r->shard_seed, r->shard_seed ? r->slot_base : NULL, r->order, r->S, &r->p,
+                                    &r->spec, err);
     if (!r->roll) return err && err->code ? err->code : XT_EINVAL;
     for (int g = 0; g < r->N; g++) r->env_caller[g] = r->perm[xt_rollout_env_shard(r->roll, g)];
+    // Env i of collector shard k (its envs are consecutive) is slot base + i.
+    for (int g = 0, i = 0; r->slot_base && g < r->N; g++) {
+        int k = xt_rollout_env_shard(r->roll, g);
+        i = g > 0 && xt_rollout_env_shard(r->roll, g - 1) == k ? i + 1 : 0;
+        r->env_slot[g] = r->slot_base[k] + (uint32_t)i;
+    }
     return 0;
 }
 
@@ -133,13 +143,14 @@ xt_runner *xt_runner_new(const xt_runner_config *cfg, const xt_rl_shard *shards,
     r->order = calloc((size_t)r->S, sizeof *r->order);
     r->perm = calloc((size_t)r->S, sizeof(int));
     r->env_caller = calloc((size_t)r->N, sizeof(int));
+    r->env_asg = calloc((size_t)r->N, sizeof(int));
     r->st = calloc((size_t)r->S, sizeof *r->st);
     r->params = calloc(r->lay.n_params ? r->lay.n_params : 1, sizeof(float));
     r->ok = calloc((size_t)r->N, 1);
     r->ep_n = calloc((size_t)r->N, sizeof(uint32_t));
     r->ep_ret = calloc((size_t)r->N, sizeof(double));
     r->ep_sh = calloc((size_t)r->N, sizeof(double));
-    if (!r->order || !r->perm || !r->env_caller || !r->st || !r->params || !r->ok || !r->ep_n || !r->ep_ret ||
+    if (!r->order || !r->perm || !r->env_caller || !r->env_asg || !r->st || !r->params || !r->ok || !r->ep_n || !r->ep_ret ||
         !r->ep_sh) {
         xt_err_set(err, XT_ENOMEM, "runner: out of memory for %d envs", n_envs);
         goto fail;
@@ -151,6 +162,7 @@ xt_runner *xt_runner_new(const xt_runner_config *cfg, const xt_rl_shard *shards,
             goto fail;
         }
         r->st[env_shard[g]].n_envs++;
+        r->env_asg[g] = env_shard[g];
     }
     for (int s = 0; s < n_shards; s++) {
         r->st[s].shard = &shards[s];
@@ -197,10 +209,52 @@ void xt_runner_destroy(xt_runner **self_p) {
     for (int k = 0; r->snap && k < r->n_snap; k++) free(r->snap[k].state);
     free(r->snap);
     void *bufs[] = {r->order, r->perm,  r->env_caller, r->st,        r->params,
-                    r->ok,    r->ep_n,  r->ep_ret,     r->ep_sh,     r->shard_seed};
+                    r->ok,    r->ep_n,  r->ep_ret,     r->ep_sh,     r->shard_seed, r->slot_base, r->env_slot, r->env_asg};
     for (size_t k = 0; k < sizeof bufs / sizeof *bufs; k++) free(bufs[k]);
     free(r);
     *self_p = NULL;
+}
+
+int xt_runner_env_slots(xt_runner *r, const uint32_t *slot, xt_err *err) {
+    if (r->shard_seed || r->have_params || r->slot_base)
+        return xt_err_set(err, XT_ESTATE, "runner: env slots are set once, before deterministic mode and weights");
+    int given = 0;
+    for (int g = 0; g < r->N; g++) given |= slot[g] != 0;
+    if (!given) return 0; // a broker that sends no slots: the envs keep their local indices
+    uint32_t *base = calloc((size_t)r->S, sizeof *base), *es = calloc((size_t)r->N, sizeof *es);
+    uint8_t *seen = calloc((size_t)r->N, 1);
+    if (!base || !es || !seen) {
+        free(base), free(es), free(seen);
+        return xt_err_set(err, XT_ENOMEM, "runner: out of memory for %d env slots", r->N);
+    }
+    // Caller shard c: its envs must hold the distinct slots lo .. lo + n - 1
+    // (the broker's layout gives every actor a contiguous run of slots).
+    int rc = 0;
+    for (int k = 0; k < r->S && !rc; k++) {
+        int c = r->perm[k], n = 0;
+        uint32_t lo = UINT32_MAX;
+        for (int g = 0; g < r->N; g++)
+            if (r->env_asg[g] == c) n++, lo = slot[g] < lo ? slot[g] : lo;
+        for (int g = 0; g < r->N; g++) seen[g] = 0;
+        for (int g = 0; g < r->N && !rc; g++) {
+            if (r->env_asg[g] != c) continue;
+            uint32_t d = slot[g] - lo;
+            if (d >= (uint32_t)n || seen[d])
+                rc = xt_err_set(err, XT_EINVAL,
+                                "runner: env %d of shard %s has slot %u; the shard's %d envs need the distinct "
+                                "slots %u..%u",
+                                g, r->shards[c].name, slot[g], n, lo, lo + (uint32_t)n - 1);
+            else seen[d] = 1;
+        }
+        base[k] = lo;
+    }
+    free(seen);
+    if (rc) {
+        free(base), free(es);
+        return rc;
+    }
+    r->slot_base = base, r->env_slot = es;
+    return s_build_rollout(r, err); // the same envs, now numbered by slot
 }
 
 int xt_runner_deterministic(xt_runner *r, int snapshots, xt_err *err) {
@@ -375,7 +429,7 @@ int xt_runner_chunk(const xt_runner *r, int g, xt_wire_chunk *out) {
     memset(out, 0, sizeof *out);
     out->shard = (xt_wire_shard_key){port ? NULL : sh->symbol, port ? sh->symbol : NULL, (uint32_t)sh->tf_sec,
                                      r->cfg.fold};
-    out->env_index = (uint32_t)g;
+    out->env_index = r->env_slot ? r->env_slot[g] : (uint32_t)g;
     out->policy_version = r->version;
     out->t = (uint32_t)T, out->obs_dim = (uint32_t)D, out->n_actions = (uint32_t)A;
     out->action_kind = r->gauss ? XT_WIRE_ACTION_CONTINUOUS : XT_WIRE_ACTION_CATEGORICAL;

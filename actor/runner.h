@@ -84,9 +84,11 @@ uint64_t xt_runner_seed(uint64_t master, const char *actor_id, uint32_t fold);
 
 // Seed of one shard's envs in a deterministic run (cfg.shard_streams = 1,
 // cfg.seed = the master seed): the master mixed with the fold, the shard's
-// name and its bar length. Env i of the shard (in the actor's order) draws
-// its episode starts and actions from streams i of it (rl/rollout.h,
-// shard_seeds), whichever actor steps it and whatever else that actor runs.
+// name and its bar length. The env with global slot j of the shard's slots
+// b.. (xt_runner_env_slots; without slots, env i of the shard in the
+// actor's order) draws its episode starts and actions from streams j (i) of
+// it (rl/rollout.h, shard_seeds), whichever actor steps it and whatever else
+// that actor runs.
 uint64_t xt_runner_shard_seed(uint64_t master, uint32_t fold, const char *shard_name, int tf_sec);
 
 // Builds the envs of env_shard[0..n_envs) (indices into shards[0..n_shards),
@@ -119,6 +121,20 @@ int xt_runner_chunk(const xt_runner *self, int g, xt_wire_chunk *out);
 // Upper bound of the bulk bytes of one chunk (xt_wire_chunk_bytes), for
 // sizing send buffers.
 size_t xt_runner_chunk_bytes(const xt_runner *self);
+
+// Numbers the envs by their global TRAIN env slots (the Assignment's
+// env_slot, broker/assign.h): slot[g] for entry g of the caller's env_shard.
+// Each chunk then carries its env's slot as env_index (the learner's
+// canonical order: policy version, shard, env index), and in deterministic
+// mode env i of a shard whose envs hold the slots b.. draws streams b + i
+// of the shard seed, so an env behaves the same whichever actor steps it and
+// whatever else that actor runs. All slots 0 (a broker that sends none):
+// ignored, the envs keep their local indices. XT_EINVAL when a shard's envs
+// do not hold distinct consecutive slots. Call once, before
+// xt_runner_deterministic and the first weights. Exact layouts
+// (xt_runner_exact) only: otherwise the collector's even split numbers a
+// shard's envs from its first slot, whatever their count.
+int xt_runner_env_slots(xt_runner *self, const uint32_t *slot, xt_err *err);
 
 // Switches a new runner to deterministic mode (run.deterministic): its
 // collector is rebuilt with per-shard streams (xt_runner_shard_seed of

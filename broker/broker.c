@@ -292,10 +292,16 @@ static uint64_t s_command(xt_broker *b, int i, xt_wire_msg *m) {
         if (b->learner < 0 || p->pos < 0) return 0;
         int n = xt_assign_train(b->caps, b->n_order, p->pos, b->plan.n_shards, b->slots);
         if (n == 0) return 0; // sync mode has more actors than ppo.n_envs: this one idles
-        for (int e = 0; e < n; e++) xt_plan_wire_shard(&b->plan, (int)fold, b->slots[e], ph, &b->shards[e]);
+        // Its envs are the global slots first.. first + n - 1 of the layout:
+        // a deterministic run seeds and orders each env by its slot.
+        uint32_t first = (uint32_t)xt_assign_total(b->caps, p->pos);
+        for (int e = 0; e < n; e++) {
+            xt_plan_wire_shard(&b->plan, (int)fold, b->slots[e], ph, &b->shards[e]);
+            b->shards[e].env_slot = first + (uint32_t)e;
+        }
         *m = (xt_wire_msg){.type = XT_WIRE_ASSIGNMENT};
         m->assign = (xt_wire_assignment){fold, ph, b->plan.seed, (uint32_t)n, b->shards, b->chunk_ep, b->weights_ep};
-        d = s_fnv(d, b->slots, sizeof(int) * (size_t)n);
+        d = s_fnv(s_fnv(d, b->slots, sizeof(int) * (size_t)n), &first, sizeof first);
         d = s_fnv(s_fnv(d, b->chunk_ep, strlen(b->chunk_ep)), b->weights_ep, strlen(b->weights_ep));
         return d;
     }

@@ -41,6 +41,8 @@ struct xt_rollout {
     int32_t *act_i;
     uint8_t *term, *trunc;
     float *t_obs, *t_h, *t_c, *t_val;  // truncated subset
+    int rowwise;                       // inference one env at a time (shard seeds)
+    float *r_h, *r_c;                  // [SS / H][1][H]: one env's state for it
     int32_t *t_sym, *t_idx;
     // chunk buffers (the batch)
     float *b_obs, *b_act, *b_logp, *b_rew, *b_tv, *b_h0, *b_c0;
@@ -110,6 +112,8 @@ static int s_buffers(xt_rollout *r) {
     r->t_val = s_alloc(N, sizeof(float), &bad);
     r->t_sym = s_alloc(N, sizeof(int32_t), &bad);
     r->t_idx = s_alloc(N, sizeof(int32_t), &bad);
+    r->r_h = s_alloc(SS, sizeof(float), &bad);
+    r->r_c = s_alloc(SS, sizeof(float), &bad);
     r->b_obs = s_alloc(C * (T + 1) * D, sizeof(float), &bad);
     r->b_act = r->gauss ? s_alloc(C * T * A, sizeof(float), &bad) : NULL;
     r->b_act_i = r->gauss ? NULL : s_alloc(C * T, sizeof(int32_t), &bad);
@@ -128,12 +132,12 @@ static int s_buffers(xt_rollout *r) {
 
 xt_rollout *xt_rollout_new(const xt_rollout_config *cfg, const xt_rl_shard *shards, int n_shards,
                            const xt_env_params *p, const xt_model_spec *spec, xt_err *err) {
-    return xt_rollout_new_seeded(cfg, NULL, shards, n_shards, p, spec, err);
+    return xt_rollout_new_seeded(cfg, NULL, NULL, shards, n_shards, p, spec, err);
 }
 
 xt_rollout *xt_rollout_new_seeded(const xt_rollout_config *cfg, const uint64_t *shard_seeds,
-                                  const xt_rl_shard *shards, int n_shards, const xt_env_params *p,
-                                  const xt_model_spec *spec, xt_err *err) {
+                                  const uint32_t *stream_base, const xt_rl_shard *shards, int n_shards,
+                                  const xt_env_params *p, const xt_model_spec *spec, xt_err *err) {
     int D = 0, A = 0;
     if (n_shards > XT_RL_MAX_SHARDS) {
         xt_err_set(err, XT_EINVAL, "rollout: %d shards, at most %d", n_shards, XT_RL_MAX_SHARDS);
@@ -160,6 +164,7 @@ xt_rollout *xt_rollout_new_seeded(const xt_rollout_config *cfg, const uint64_t *
     r->cfg = *cfg, r->shards = shards, r->S = n_shards, r->N = cfg->n_envs, r->D = D, r->A = A;
     r->gauss = spec->gaussian, r->H = spec->lstm_hidden, r->SS = 2 * spec->lstm_layers * spec->lstm_hidden;
     r->emb = spec->emb_dim > 0;
+    r->rowwise = shard_seeds != NULL;
     if (s_buffers(r)) {
         xt_rollout_destroy(&r);
         xt_err_set(err, XT_ENOMEM, "rollout: out of memory for %d envs x %d chunks of %d steps", cfg->n_envs,
@@ -181,7 +186,7 @@ xt_rollout *xt_rollout_new_seeded(const xt_rollout_config *cfg, const uint64_t *
         // Streams: global env index under run.seed, or the index within the
         // shard under the shard's own seed (rollout.h, shard_seeds).
         const uint64_t seed = shard_seeds ? shard_seeds[s] : cfg->seed;
-        const uint64_t base = shard_seeds ? 0 : (uint64_t)r->off[s];
+        const uint64_t base = shard_seeds ? (stream_base ? stream_base[s] : 0) : (uint64_t)r->off[s];
         su.n_envs = n, su.seed = seed, su.stream0 = XT_RL_STREAM_ENV + base;
         su.symbol_id = shards[s].symbol_id, su.tf_id = shards[s].tf_id;
         int rc = cfg->kind == XT_ENV_KIND_PORTFOLIO ? xt_portfolio_env_new(&r->penv[s], shards[s].m, p, &su, err)
@@ -236,7 +241,8 @@ void xt_rollout_destroy(xt_rollout **self_p) {
                     r->rng,      r->out,   r->value, r->act_f,  r->logp,    r->noise,   r->rew,    r->final_obs,
                     r->act_i,    r->term,  r->trunc, r->t_obs,  r->t_h,     r->t_c,     r->t_val,  r->t_sym,
                     r->t_idx,    r->b_obs, r->b_act, r->b_act_i, r->b_logp, r->b_rew,   r->b_tv,   r->b_h0,
-                    r->b_c0,     r->b_sym, r->b_mask, r->b_start, r->b_term, r->b_trunc};
+                    r->b_c0,     r->b_sym, r->b_mask, r->b_start, r->b_term, r->b_trunc, r->r_h,
+                    r->r_c};
     for (size_t k = 0; k < sizeof bufs / sizeof *bufs; k++) free(bufs[k]);
     free(r);
     *self_p = NULL;
@@ -287,6 +293,32 @@ static const xt_metrics *s_episode(const xt_rollout *r, int g) {
     return r->penv[s] ? xt_portfolio_env_episode_metrics(r->penv[s], i) : xt_asset_env_episode_metrics(r->aenv[s], i);
 }
 
+// One inference step of n envs (rows of obs [n][D], sym, starts, out [n][A],
+// value; state h, c [J][n][H], updated in place): one batched call, or with
+// shard seeds n calls of one row each, the row's state gathered into r_h /
+// r_c and scattered back. A one-row product has the same shape for every
+// env, so its rounding cannot depend on the other envs (rollout.h).
+static int s_infer(xt_rollout *r, xt_backend *be, const float *obs, const int32_t *sym, const uint8_t *starts,
+                   float *h, float *c, float *out, float *value, int n, xt_err *err) {
+    if (!r->rowwise || n == 1) return xt_backend_infer(be, obs, sym, starts, h, c, out, value, n, err);
+    const int D = r->D, A = r->A, H = r->H, J = r->SS / (H ? H : 1);
+    const size_t hb = (size_t)H * sizeof(float);
+    for (int q = 0; q < n; q++) {
+        for (int j = 0; j < J; j++) {
+            memcpy(r->r_h + (size_t)j * H, h + ((size_t)j * n + q) * H, hb);
+            memcpy(r->r_c + (size_t)j * H, c + ((size_t)j * n + q) * H, hb);
+        }
+        int rc = xt_backend_infer(be, obs + (size_t)q * D, sym ? sym + q : NULL, starts ? starts + q : NULL, r->r_h,
+                                  r->r_c, out ? out + (size_t)q * A : NULL, value ? value + q : NULL, 1, err);
+        if (rc) return rc;
+        for (int j = 0; j < J; j++) {
+            memcpy(h + ((size_t)j * n + q) * H, r->r_h + (size_t)j * H, hb);
+            memcpy(c + ((size_t)j * n + q) * H, r->r_c + (size_t)j * H, hb);
+        }
+    }
+    return 0;
+}
+
 // Critic values of the final observations of the envs truncated this step,
 // each from the state carried to it; -> tv[g] (0 elsewhere).
 static int s_trunc_values(xt_rollout *r, xt_backend *be, float *tv, size_t stride, xt_err *err) {
@@ -307,7 +339,7 @@ static int s_trunc_values(xt_rollout *r, xt_backend *be, float *tv, size_t strid
             memcpy(r->t_c + dst, r->c + src, (size_t)H * sizeof(float));
         }
     }
-    int rc = xt_backend_infer(be, r->t_obs, r->emb ? r->t_sym : NULL, NULL, r->t_h, r->t_c, NULL, r->t_val, n, err);
+    int rc = s_infer(r, be, r->t_obs, r->emb ? r->t_sym : NULL, NULL, r->t_h, r->t_c, NULL, r->t_val, n, err);
     if (rc) return rc;
     for (int q = 0; q < n; q++) tv[(size_t)r->t_idx[q] * stride] = r->t_val[q];
     return 0;
@@ -349,8 +381,7 @@ int xt_rollout_collect_part(xt_rollout *r, xt_backend *be, const float *log_std,
                 r->b_start[ct] = r->start[g];
             }
             double t1 = s_now();
-            int rc = xt_backend_infer(be, r->obs, r->emb ? r->sym : NULL, r->start, r->h, r->c, r->out, r->value,
-                                      N, err);
+            int rc = s_infer(r, be, r->obs, r->emb ? r->sym : NULL, r->start, r->h, r->c, r->out, r->value, N, err);
             if (rc) return rc;
             s_sample(r, log_std);
             double t2 = s_now();

@@ -76,13 +76,19 @@ int xt_rollout_dims(int kind, const xt_env_params *p, const xt_rl_shard *shards,
 xt_rollout *xt_rollout_new(const xt_rollout_config *cfg, const xt_rl_shard *shards, int n_shards,
                            const xt_env_params *p, const xt_model_spec *spec, xt_err *err);
 // The same with per-shard seeds: shard_seeds[n_shards] (read here only);
-// the envs of shard s draw from seed shard_seeds[s], streams ENV + i and
-// SAMPLE + i, i = the env's index within its shard (cfg->seed is unused), so
-// what an env does depends on (shard seed, i) alone, never on the other
-// shards and envs in the collector. NULL: xt_rollout_new's streams.
+// the envs of shard s draw from seed shard_seeds[s], streams ENV + b + i and
+// SAMPLE + b + i, i = the env's index within its shard and b =
+// stream_base[s] (0 when stream_base is NULL; cfg->seed is unused), so what
+// an env does depends on (shard seed, b + i) alone, never on the other
+// shards and envs in the collector. Its inference too: with shard seeds
+// every inference (the step's and the truncation values') runs one env at a
+// time, so an env's actions, log-probs, values and LSTM state do not depend
+// on how many envs share the batch (a batched product rounds differently for
+// another row count; nn/dense.h). NULL shard_seeds: xt_rollout_new's
+// streams and batched inference.
 xt_rollout *xt_rollout_new_seeded(const xt_rollout_config *cfg, const uint64_t *shard_seeds,
-                                  const xt_rl_shard *shards, int n_shards, const xt_env_params *p,
-                                  const xt_model_spec *spec, xt_err *err);
+                                  const uint32_t *stream_base, const xt_rl_shard *shards, int n_shards,
+                                  const xt_env_params *p, const xt_model_spec *spec, xt_err *err);
 void xt_rollout_destroy(xt_rollout **self_p);
 
 // One collect with be's current parameters (be->cfg.max_infer >= N).

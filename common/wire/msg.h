@@ -175,11 +175,14 @@ typedef struct {
 } xt_wire_shard_key;
 
 // A shard and its data window: bars with open time in [ts_begin, ts_end),
-// rows [row_begin, row_end) of that (symbol, timeframe).
+// rows [row_begin, row_end) of that (symbol, timeframe). env_slot: in an
+// Assignment, the global TRAIN env slot of the env stepping this entry
+// (broker/assign.h); 0 elsewhere, and all 0 from an older broker.
 typedef struct {
     xt_wire_shard_key key;
     int64_t ts_begin, ts_end;
     int64_t row_begin, row_end;
+    uint32_t env_slot;
 } xt_wire_shard;
 
 typedef struct {

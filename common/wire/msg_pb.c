@@ -84,7 +84,7 @@ static int s_shards_from(Xtrade__Shard *const *in, size_t n, const char *msg,
                             st->cap_shards);
     for (size_t i = 0; i < n; i++)
         st->shards[i] = (xt_wire_shard){s_key_from(in[i]->key), in[i]->ts_begin, in[i]->ts_end,
-                                        in[i]->row_begin, in[i]->row_end};
+                                        in[i]->row_begin, in[i]->row_end, in[i]->env_slot};
     *out = st->shards;
     *n_out = (uint32_t)n;
     return 0;
@@ -313,6 +313,7 @@ static Xtrade__Shard **s_shards_to(const xt_wire_shard *sh, uint32_t n, xt_wire_
         s->shards[i].ts_end = sh[i].ts_end;
         s->shards[i].row_begin = sh[i].row_begin;
         s->shards[i].row_end = sh[i].row_end;
+        s->shards[i].env_slot = sh[i].env_slot;
         s->shard_ptrs[i] = &s->shards[i];
     }
     return s->shard_ptrs;

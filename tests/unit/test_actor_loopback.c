@@ -167,7 +167,7 @@ static void s_broker_heartbeat(lb *t, xt_wire_state st) {
 }
 
 static void s_shard(lb *t, xt_wire_shard *w, const char *sym, int64_t t0, int64_t t1) {
-    *w = (xt_wire_shard){{sym, NULL, t->tf_sec ? t->tf_sec : 3600, 0}, t0, t1, 0, 0};
+    *w = (xt_wire_shard){{sym, NULL, t->tf_sec ? t->tf_sec : 3600, 0}, t0, t1, 0, 0, 0};
 }
 
 static void s_assign_fold(lb *t, uint32_t fold) {

@@ -425,10 +425,8 @@ static void test_snapshot_rewind(void **state) {
 
 // Per-shard streams: EURUSD's two envs start the same episodes and draw
 // the same actions whether BTCUSD's envs share the runner (one actor's
-// layout) or not (another actor steps BTCUSD). Only the first collect is
-// compared byte for byte: later ones carry LSTM states whose last bits
-// depend on how many rows the batched inference had (nn/dense.h picks its
-// product by the row count), which per-shard streams cannot fix.
+// layout) or not (another actor steps BTCUSD). (Later collects agree too:
+// with per-shard streams every env is inferred alone; test_env_slots.)
 static void test_shard_streams(void **state) {
     fx *f = *state;
     const xt_rl_shard *list = xt_shards_list(f->shards);
@@ -463,6 +461,81 @@ static void test_shard_streams(void **state) {
     xt_runner_destroy(&r2);
 }
 
+static xt_runner *s_slot_runner(fx *f, const int *env_shard, const uint32_t *slot, int n) {
+    xt_err err = {0};
+    xt_runner *r = s_runner(f, xt_shards_list(f->shards), 2, env_shard, n);
+    if (xt_runner_env_slots(r, slot, &err) || xt_runner_deterministic(r, 0, &err)) fail_msg("%s", err.msg);
+    return r;
+}
+
+// Global env slots: the layout's slots 0-4 (BTCUSD 0-2, EURUSD 3-4) stepped
+// by one actor, or slots 2-4 of them by another (BTCUSD 2, EURUSD 3-4), give
+// every slot the same chunks, bit for bit, over several collects and a
+// weights change: each env draws the streams of its slot and is inferred
+// alone, so neither the other envs of the batch nor the row count matter.
+static void test_env_slots(void **state) {
+    fx *f = *state;
+    xt_err err = {0};
+    xt_runner_report rep;
+    int ex[5] = {0, 0, 0, 1, 1}, ey[3] = {0, 1, 1};
+    uint32_t sx[5] = {0, 1, 2, 3, 4}, sy[3] = {2, 3, 4};
+    xt_runner *x = s_slot_runner(f, ex, sx, 5), *y = s_slot_runner(f, ey, sy, 3);
+    size_t m = 0;
+    uint8_t *bx = NULL, *by = NULL;
+    for (int k = 0; k < 3; k++) {
+        const float *params = k < 2 ? f->pa : f->pb;
+        assert_int_equal(xt_runner_set_params(x, params, (uint64_t)(1 + k / 2), &err), 0);
+        assert_int_equal(xt_runner_set_params(y, params, (uint64_t)(1 + k / 2), &err), 0);
+        assert_int_equal(xt_runner_collect(x, &rep, &err), 0);
+        assert_int_equal(rep.ok, 1);
+        assert_int_equal(xt_runner_collect(y, &rep, &err), 0);
+        assert_int_equal(rep.ok, 1);
+        if (!bx) m = s_chunk_bytes(y, 0, 1, NULL), bx = malloc(m), by = malloc(m);
+        // Chunks carry their env's slot; each of y's equals x's of that slot.
+        unsigned seen = 0;
+        xt_wire_chunk cx, cy;
+        for (int g = 0; g < 5; g++) {
+            assert_int_equal(xt_runner_chunk(x, g, &cx), 0);
+            assert_true(cx.env_index < 5);
+            seen |= 1u << cx.env_index;
+        }
+        assert_int_equal(seen, 0x1f);
+        for (int g = 0; g < 3; g++) {
+            assert_int_equal(xt_runner_chunk(y, g, &cy), 0);
+            int gx = 0;
+            while (gx < 5 && (xt_runner_chunk(x, gx, &cx), cx.env_index != cy.env_index)) gx++;
+            assert_true(gx < 5);
+            assert_string_equal(cx.shard.symbol, cy.shard.symbol);
+            s_chunk_bytes(x, gx, 1, bx);
+            s_chunk_bytes(y, g, 1, by);
+            assert_memory_equal(bx, by, m);
+        }
+    }
+    free(bx), free(by);
+    xt_runner_destroy(&x);
+    xt_runner_destroy(&y);
+    // All slots 0 (a broker that sends none): ignored, local indices stay.
+    uint32_t zero[5] = {0};
+    xt_runner *z = s_runner(f, xt_shards_list(f->shards), 2, ex, 5);
+    assert_int_equal(xt_runner_env_slots(z, zero, &err), 0);
+    assert_int_equal(xt_runner_set_params(z, f->pa, 1, &err), 0);
+    assert_int_equal(xt_runner_collect(z, &rep, &err), 0);
+    xt_wire_chunk c;
+    for (int g = 0; g < 5; g++) {
+        assert_int_equal(xt_runner_chunk(z, g, &c), 0);
+        assert_int_equal(c.env_index, g);
+    }
+    // Once, before deterministic mode and weights.
+    assert_int_equal(xt_runner_env_slots(z, sx, &err), XT_ESTATE);
+    xt_runner_destroy(&z);
+    // A shard's envs must hold distinct consecutive slots.
+    uint32_t dup[5] = {0, 0, 2, 3, 4};
+    z = s_runner(f, xt_shards_list(f->shards), 2, ex, 5);
+    assert_int_equal(xt_runner_env_slots(z, dup, &err), XT_EINVAL);
+    assert_contains(err.msg, "env 1 of shard BTCUSD-1h has slot 0; the shard's 3 envs need the distinct slots 0..2");
+    xt_runner_destroy(&z);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts),
@@ -471,6 +544,7 @@ int main(void) {
         cmocka_unit_test(test_seed),
         cmocka_unit_test(test_snapshot_rewind),
         cmocka_unit_test(test_shard_streams),
+        cmocka_unit_test(test_env_slots),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }

@@ -111,7 +111,8 @@ static xt_wire_msg s_sample(sample_store *st, int type) {
                                         1577836800 + i,
                                         1609459200 + i,
                                         100 * i,
-                                        100 * i + 50};
+                                        100 * i + 50,
+                                        40u + (unsigned)i};
     st->workers[0] = (xt_wire_worker){XT_WIRE_ROLE_ACTOR,
                                       "actor-1",
                                       11,
@@ -188,6 +189,7 @@ static void s_same_shards(const xt_wire_shard *a, const xt_wire_shard *b, uint32
         assert_int_equal(a[i].ts_end, b[i].ts_end);
         assert_int_equal(a[i].row_begin, b[i].row_begin);
         assert_int_equal(a[i].row_end, b[i].row_end);
+        assert_int_equal(a[i].env_slot, b[i].env_slot);
     }
 }
 
@@ -819,7 +821,7 @@ static void t_messages_at_the_limits_fit(void **state) {
     xt_wire_shard *sh = calloc(lim.max_shards, sizeof *sh);
     xt_wire_worker *wk = calloc(lim.max_workers, sizeof *wk);
     for (uint32_t i = 0; i < lim.max_shards; i++)
-        sh[i] = (xt_wire_shard){{i % 2 ? sym : "X", NULL, 60, 0}, 0, 1, 0, 0};
+        sh[i] = (xt_wire_shard){{i % 2 ? sym : "X", NULL, 60, 0}, 0, 1, 0, 0, 0};
     for (uint32_t i = 0; i < lim.max_workers; i++)
         wk[i] = (xt_wire_worker){XT_WIRE_ROLE_ACTOR,
                                  i % 2 ? sym : "a",

@@ -159,7 +159,7 @@ static void t_dealer_router(void **state) {
     assert_string_equal(out.reg.host, "node-b");
 
     // The broker answers the registered peer by its routing id.
-    xt_wire_shard sh = {{"BTCUSD", NULL, 14400, 0}, 1577836800, 1640995200, 0, 4380};
+    xt_wire_shard sh = {{"BTCUSD", NULL, 14400, 0}, 1577836800, 1640995200, 0, 4380, 0};
     xt_wire_msg as = {.type = XT_WIRE_ASSIGNMENT,
                       .hdr = {0, "broker", 1, 1},
                       .assign = {0, XT_WIRE_PHASE_TRAIN, 42, 1, &sh, "tcp://127.0.0.1:5556",
