@@ -52,6 +52,7 @@ static int s_cluster(const char *dir, int n) {
         if (chdir(dir) != 0) _exit(126);
         FILE *f = freopen(out, "w", stdout);
         if (!f || dup2(fileno(stdout), 2) < 0) _exit(126);
+        xt_test_child_leaks_reported();
         execl(xt, xt, "cluster", "up", "--config", cfg, "--actors", actors, "--timeout", "120", "--set",
               "run.deterministic=true", "--set", "learner.mode=sync", "--set", "ppo.total_steps=" S_BUDGET, "--set",
               "broker.heartbeat_ms=200", (char *)NULL);
@@ -137,6 +138,12 @@ static void s_check(int k) {
     }
     s_compare(a, b, diff, sizeof diff);
     if (diff[0]) fail_msg("fold 1 with %d actors differs from 1 actor: %s", k + 1, diff);
+    // No daemon of either run leaked in xtrade's code (sanitizer builds).
+    for (int i = 0; i <= k; i += k) {
+        char dir[1024], why[4096];
+        snprintf(dir, sizeof dir, "%s/runs/tiny/logs", s_runs[i].dir);
+        if (xt_test_dir_leaks_ours(dir, why, sizeof why)) fail_msg("a daemon leaked (%s):\n%s", dir, why);
+    }
 }
 
 static void t_two_actors_equal_one(void **state) {

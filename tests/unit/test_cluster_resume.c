@@ -67,6 +67,7 @@ static pid_t s_start(const char *dir) {
         if (chdir(dir) != 0) _exit(126);
         FILE *f = freopen(out, "w", stdout);
         if (!f || dup2(fileno(stdout), 2) < 0) _exit(126);
+        xt_test_child_leaks_reported();
         execl(xt, xt, "cluster", "up", "--config", cfg, "--actors", "1", "--timeout", "120", "--set",
               "run.deterministic=true", "--set", "learner.mode=sync", "--set", "ppo.total_steps=" S_BUDGET, "--set",
               "learner.checkpoint_every=2", "--set", "broker.heartbeat_ms=200", "--set", "broker.liveness_ms=1500",
@@ -177,6 +178,13 @@ static void s_check_runs(void) {
 
 static void t_sync_runs_repeat(void **state) {
     s_check_runs();
+    // No daemon of either run leaked in xtrade's code (sanitizer builds).
+    const s_run *runs[2] = {&s_a, &s_b};
+    for (int i = 0; i < 2; i++) {
+        char dir[1024], why[4096];
+        snprintf(dir, sizeof dir, "%s/runs/tiny/logs", runs[i]->dir);
+        if (xt_test_dir_leaks_ours(dir, why, sizeof why)) fail_msg("a daemon leaked (%s):\n%s", dir, why);
+    }
     char log[400], a[400], b[400], diff[600];
     // The interruption really happened, and the learner resumed.
     snprintf(log, sizeof log, "%s/runs/tiny/logs/learner-0.log", s_b.dir);

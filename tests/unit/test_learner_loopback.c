@@ -91,6 +91,7 @@ static void s_spawn(fixture *f, int n, const char *const *extra) {
             argv[a++] = (char *)"--set", argv[a++] = (char *)sets[i];
         for (int i = 0; extra && extra[i] && a < 60; i++) argv[a++] = (char *)"--set", argv[a++] = (char *)extra[i];
         argv[a] = NULL;
+        xt_test_child_leaks_reported();
         execv(LEARNER, argv);
         _exit(98);
     }
@@ -109,6 +110,19 @@ static int s_wait_exit(fixture *f, double sec) {
         zclock_sleep(20);
     }
     return -1;
+}
+
+static char *s_read_log(fixture *f);
+
+// The learner's exit status must be 0; otherwise the failure shows its log.
+static void s_exit_ok(fixture *f, double timeout_s) {
+    int st = s_wait_exit(f, timeout_s);
+    if (st != 0) {
+        char *log = s_read_log(f);
+        fail_msg("the learner exited with status %d; its log:\n%s", st, log);
+    }
+    char why[4096];
+    if (xt_test_leaks_ours(f->log, why, sizeof why)) fail_msg("the learner leaked:\n%s", why);
 }
 
 static char *s_read_log(fixture *f) {
@@ -535,7 +549,7 @@ static void t_loopback(void **state) {
     assert_int_equal(beat.hb.state, XT_WIRE_STATE_IDLE);
     assert_int_equal(beat.hb.policy_version, 2);
     s_phase(f, 0, XT_WIRE_PHASE_STOP, 0);
-    assert_int_equal(s_wait_exit(f, 10), 0);
+    s_exit_ok(f, 10);
 
     // ---- a fresh fold (budget far away): a non-finite update rolls back,
     // then SIGTERM checkpoints and exits 0
@@ -559,7 +573,7 @@ static void t_loopback(void **state) {
     assert_true(s_weights(f, 2, &w, 20)); // version 1 (skipped) never went out
     assert_int_equal(w.version, 2);
     kill(f->pid, SIGTERM);
-    assert_int_equal(s_wait_exit(f, 10), 0);
+    s_exit_ok(f, 10);
     snprintf(path, sizeof path, "%s/tiny/fold-1/ckpt-%d.xtck", f->runs, BUDGET);
     assert_true(access(path, R_OK) == 0); // written on the way out
     log = s_read_log(f);

@@ -1,6 +1,7 @@
 // testutil.c - temp dirs and files for unit tests.
 #include "testutil.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,52 @@ const char *xt_test_write(char buf[512], const char *dir, const char *name, cons
     fputs(text, f);
     fclose(f);
     return buf;
+}
+
+void xt_test_child_leaks_reported(void) {
+    const char *old = getenv("LSAN_OPTIONS");
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s%sexitcode=0", old && *old ? old : "", old && *old ? ":" : "");
+    setenv("LSAN_OPTIONS", buf, 1);
+}
+
+int xt_test_leaks_ours(const char *path, char *why, size_t cap) {
+    FILE *in = fopen(path, "r");
+    if (!in) return 0;
+    char line[1024];
+    int in_report = 0, ours = 0;
+    size_t used = 0;
+    why[0] = '\0';
+    while (fgets(line, sizeof line, in)) {
+        if (strstr(line, "ERROR: LeakSanitizer")) in_report = 1;
+        if (!in_report) continue;
+        if (used + strlen(line) + 1 < cap) strcpy(why + used, line), used += strlen(line);
+        // A symbolized frame: "    #1 0x55e0... in xt_foo /path/file.c:12"
+        const char *in_fn = strstr(line, " in ");
+        if (strstr(line, "    #") && in_fn) {
+            const char *fn = in_fn + 4;
+            if (strncmp(fn, "xt_", 3) == 0 || strncmp(fn, "s_", 2) == 0 || strncmp(fn, "main ", 5) == 0) ours = 1;
+        }
+        if (strstr(line, "SUMMARY: AddressSanitizer")) in_report = 0;
+    }
+    fclose(in);
+    return ours;
+}
+
+int xt_test_dir_leaks_ours(const char *dir, char *why, size_t cap) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int ours = 0;
+    struct dirent *e;
+    while (!ours && (e = readdir(d)) != NULL) {
+        size_t n = strlen(e->d_name);
+        if (n < 5 || strcmp(e->d_name + n - 4, ".log") != 0) continue;
+        char path[1024];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        ours = xt_test_leaks_ours(path, why, cap);
+    }
+    closedir(d);
+    return ours;
 }
 
 void xt_test_contains(const char *haystack, const char *needle, const char *file, int line) {
