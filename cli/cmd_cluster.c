@@ -36,6 +36,7 @@
 #include "cli.h"
 #include "cli_cluster.h"
 
+#include "core/daemon.h"
 #include "core/fileio.h"
 #include "core/xtime.h"
 #include "market/dataset.h"
@@ -800,13 +801,7 @@ int xt_cli_cluster_up(int argc, char **argv) {
 
     // ---- signals (czmq's own handlers off first), then the status client
     xt_wire_sys_init();
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = s_on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    xt_daemon_handle_signals(s_on_signal);
     if (s_check_not_running(s)) return xt_cli_fail(1, "cluster up: %s", s->fatal);
 
     // ---- feature caches, built once here rather than raced by every daemon

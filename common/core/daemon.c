@@ -120,14 +120,18 @@ int xt_daemon_fail(const xt_daemon *d, int status, const char *msg) {
     return status;
 }
 
-volatile sig_atomic_t *xt_daemon_signals(void) {
+void xt_daemon_handle_signals(void (*handler)(int)) {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = s_on_signal;
+    sa.sa_handler = handler;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+}
+
+volatile sig_atomic_t *xt_daemon_signals(void) {
+    xt_daemon_handle_signals(s_on_signal);
     return &s_stop;
 }
 

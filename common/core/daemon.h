@@ -78,6 +78,9 @@ int xt_daemon_fail(const xt_daemon *d, int status, const char *msg);
 // xt_wire_sys_init, which keeps czmq from installing its own). Returns the
 // stop flag the handlers set.
 volatile sig_atomic_t *xt_daemon_signals(void);
+// The same with the caller's own SIGINT/SIGTERM handler (`xtrade cluster
+// up`, which counts signals itself).
+void xt_daemon_handle_signals(void (*handler)(int));
 
 // Frees the config and the argument table; d may be zeroed or half-built.
 void xt_daemon_destroy(xt_daemon *d);

@@ -22,7 +22,6 @@
 #include "testutil.h"
 
 #include "core/fileio.h"
-#include "nn/ckpt.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,45 +76,8 @@ static int s_setup(void **state) {
 // Removes the runs (XT_KEEP_TMP=1 keeps them for a look).
 static int s_teardown(void **state) {
     (void)state;
-    if (s_base[0] && !getenv("XT_KEEP_TMP")) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_base);
-        if (system(cmd) != 0) print_message("could not remove %s\n", s_base);
-    }
+    xt_test_rmtree(s_base);
     return 0;
-}
-
-// First difference between the params.* sections of two checkpoints, or "".
-static void s_compare(const char *a, const char *b, char *diff, size_t cap) {
-    xt_err e = {0};
-    xt_ckpt *ca = NULL, *cb = NULL;
-    diff[0] = '\0';
-    if (xt_ckpt_open(&ca, a, &e) || xt_ckpt_open(&cb, b, &e)) {
-        snprintf(diff, cap, "%s", e.msg);
-        goto done;
-    }
-    int n = 0;
-    for (int i = 0; i < xt_ckpt_n_sections(ca); i++) {
-        xt_ckpt_section sa, sb;
-        xt_ckpt_section_at(ca, i, &sa);
-        if (strncmp(sa.name, "params.", 7) != 0) continue;
-        n++;
-        if (xt_ckpt_find(cb, sa.name, &sb) != 0 || sb.dtype != sa.dtype || sb.count != sa.count) {
-            snprintf(diff, cap, "section %s missing or of another shape in %s", sa.name, b);
-            goto done;
-        }
-        if (memcmp(sa.data, sb.data, sa.count * xt_ckpt_dtype_size(sa.dtype)) != 0) {
-            const float *fa = sa.data, *fb = sb.data;
-            size_t k = 0;
-            while (k < sa.count && fa[k] == fb[k]) k++;
-            snprintf(diff, cap, "%s[%zu]: %.9g vs %.9g", sa.name, k, (double)fa[k], (double)fb[k]);
-            goto done;
-        }
-    }
-    if (n == 0) snprintf(diff, cap, "%s has no params.* sections", a);
-done:
-    xt_ckpt_destroy(&ca);
-    xt_ckpt_destroy(&cb);
 }
 
 // Run k (k + 1 actors) against the 1-actor run: fold 1's final weights.
@@ -136,7 +98,7 @@ static void s_check(int k) {
         free(text);
         if (!stepped) fail_msg("%d actors: actor-%d has no fold-1 envs of the expected layout (see %s)", k + 1, i, log);
     }
-    s_compare(a, b, diff, sizeof diff);
+    xt_test_params_diff(a, b, diff, sizeof diff);
     if (diff[0]) fail_msg("fold 1 with %d actors differs from 1 actor: %s", k + 1, diff);
     // No daemon of either run leaked in xtrade's code (sanitizer builds).
     for (int i = 0; i <= k; i += k) {

@@ -22,7 +22,6 @@
 #include "testutil.h"
 
 #include "core/fileio.h"
-#include "nn/ckpt.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -124,46 +123,8 @@ static int s_setup(void **state) {
 
 // Removes the runs (XT_KEEP_TMP=1 keeps them for a look).
 static int s_teardown(void **state) {
-    if (s_base[0] && !getenv("XT_KEEP_TMP")) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", s_base);
-        if (system(cmd) != 0) print_message("could not remove %s\n", s_base);
-    }
+    xt_test_rmtree(s_base);
     return 0;
-}
-
-// First difference between the params.* sections of two checkpoints, or "".
-static void s_compare(const char *a, const char *b, char *diff, size_t cap) {
-    xt_err e = {0};
-    xt_ckpt *ca = NULL, *cb = NULL;
-    diff[0] = '\0';
-    if (xt_ckpt_open(&ca, a, &e) || xt_ckpt_open(&cb, b, &e)) {
-        snprintf(diff, cap, "%s", e.msg);
-        goto done;
-    }
-    int n = 0;
-    for (int i = 0; i < xt_ckpt_n_sections(ca); i++) {
-        xt_ckpt_section sa, sb;
-        xt_ckpt_section_at(ca, i, &sa);
-        if (strncmp(sa.name, "params.", 7) != 0) continue;
-        n++;
-        if (xt_ckpt_find(cb, sa.name, &sb) != 0 || sb.dtype != sa.dtype || sb.count != sa.count) {
-            snprintf(diff, cap, "section %s missing or of another shape in %s", sa.name, b);
-            goto done;
-        }
-        size_t bytes = sa.count * xt_ckpt_dtype_size(sa.dtype);
-        if (memcmp(sa.data, sb.data, bytes) != 0) {
-            const float *fa = sa.data, *fb = sb.data;
-            size_t k = 0;
-            while (k < sa.count && fa[k] == fb[k]) k++;
-            snprintf(diff, cap, "%s[%zu]: %.9g vs %.9g", sa.name, k, (double)fa[k], (double)fb[k]);
-            goto done;
-        }
-    }
-    if (n == 0) snprintf(diff, cap, "%s has no params.* sections", a);
-done:
-    xt_ckpt_destroy(&ca);
-    xt_ckpt_destroy(&cb);
 }
 
 static void s_final(char *buf, size_t cap, const s_run *r, int fold) {
@@ -193,7 +154,7 @@ static void t_sync_runs_repeat(void **state) {
     assert_true(s_file_has(log, "learner-0  killed by signal 9 (Killed): restarting"));
     s_final(a, sizeof a, &s_a, 1);
     s_final(b, sizeof b, &s_b, 1);
-    s_compare(a, b, diff, sizeof diff);
+    xt_test_params_diff(a, b, diff, sizeof diff);
     if (diff[0]) fail_msg("fold 1 (no interruption in either run) differs: %s", diff);
 }
 
@@ -210,7 +171,7 @@ static void t_resume_equivalence(void **state) {
     s_final(a, sizeof a, &s_a, 0);
     s_final(b, sizeof b, &s_b, 0);
     assert_true(xt_file_exists(a) && xt_file_exists(b));
-    s_compare(a, b, diff, sizeof diff);
+    xt_test_params_diff(a, b, diff, sizeof diff);
     if (diff[0]) fail_msg("fold 0 after a learner restart differs from the uninterrupted run: %s", diff);
 }
 

@@ -1,5 +1,7 @@
-// testutil.c - temp dirs and files for unit tests.
+// testutil.c - temp dirs and files, checkpoint comparison and daemon leak reports for unit tests.
 #include "testutil.h"
+
+#include "nn/ckpt.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -67,6 +69,47 @@ int xt_test_dir_leaks_ours(const char *dir, char *why, size_t cap) {
     }
     closedir(d);
     return ours;
+}
+
+// (testutil.h) params.* sections compared byte for byte, first difference named.
+void xt_test_params_diff(const char *a, const char *b, char *diff, size_t cap) {
+    xt_err e = {0};
+    xt_ckpt *ca = NULL, *cb = NULL;
+    diff[0] = '\0';
+    if (xt_ckpt_open(&ca, a, &e) || xt_ckpt_open(&cb, b, &e)) {
+        snprintf(diff, cap, "%s", e.msg);
+        goto done;
+    }
+    int n = 0;
+    for (int i = 0; i < xt_ckpt_n_sections(ca); i++) {
+        xt_ckpt_section sa, sb;
+        xt_ckpt_section_at(ca, i, &sa);
+        if (strncmp(sa.name, "params.", 7) != 0) continue;
+        n++;
+        if (xt_ckpt_find(cb, sa.name, &sb) != 0 || sb.dtype != sa.dtype || sb.count != sa.count) {
+            snprintf(diff, cap, "section %s missing or of another shape in %s", sa.name, b);
+            goto done;
+        }
+        size_t bytes = sa.count * xt_ckpt_dtype_size(sa.dtype);
+        if (memcmp(sa.data, sb.data, bytes) != 0) {
+            const float *fa = sa.data, *fb = sb.data;
+            size_t k = 0;
+            while (k < sa.count && fa[k] == fb[k]) k++;
+            snprintf(diff, cap, "%s[%zu]: %.9g vs %.9g", sa.name, k, (double)fa[k], (double)fb[k]);
+            goto done;
+        }
+    }
+    if (n == 0) snprintf(diff, cap, "%s has no params.* sections", a);
+done:
+    xt_ckpt_destroy(&ca);
+    xt_ckpt_destroy(&cb);
+}
+
+void xt_test_rmtree(const char *dir) {
+    if (!dir || !dir[0] || getenv("XT_KEEP_TMP")) return;
+    char cmd[1100];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) print_message("could not remove %s\n", dir);
 }
 
 void xt_test_contains(const char *haystack, const char *needle, const char *file, int line) {

@@ -30,4 +30,11 @@ int xt_test_leaks_ours(const char *path, char *why, size_t cap);
 // The same over every *.log file in dir (a run's logs/ directory).
 int xt_test_dir_leaks_ours(const char *dir, char *why, size_t cap);
 
+// First difference between the params.* sections of two checkpoint files
+// ("params.x[k]: a vs b", a missing section, an unreadable file), or "" when
+// they are byte-identical.
+void xt_test_params_diff(const char *a, const char *b, char *diff, size_t cap);
+// rm -rf dir, unless XT_KEEP_TMP is set (to keep a test's files for a look).
+void xt_test_rmtree(const char *dir);
+
 #endif
