@@ -60,7 +60,7 @@ FAST=(--set broker.heartbeat_ms=200 --set broker.liveness_ms=1500 --set actor.re
 
 # ---------------------------------------------------------------- 1-3: kill -9 actor, learner, broker
 OUT="$TMP/up.out"
-"$XT" cluster up --config "$CFG" "${FAST[@]}" --set ppo.total_steps=500000 --set learner.checkpoint_every=10 \
+"$XT" cluster up --config "$CFG" "${FAST[@]}" --set ppo.total_steps=2000000 --set learner.checkpoint_every=10 \
     --progress 1 --timeout 170 >"$OUT" 2>&1 &
 UP=$!
 RUN="$TMP/runs/tiny"
