@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make demo`: the main job on the embedded synthetic market (configs/demo.yaml)
 # as a local cluster: `xtrade cluster up` starts the broker, one CPU learner
-# and 2 actors, trains and evaluates both walk-forward folds (about 5 minutes
+# and 2 actors, trains and evaluates both walk-forward folds (about 2-3 minutes
 # on 2 cores) and ends with the report path and a summary table of the agent
 # against buy & hold, equal weight and all cash per fold.
 # Without the daemon binaries (a partial build) it falls back to training in
