@@ -17,35 +17,7 @@ static int64_t s_now_ms(void) { return (int64_t)(xt_time_mono() * 1000.0); }
 
 static int s_health(void *ud, char *reason, size_t cap) {
     const xt_astats *st = ud;
-    int64_t idle = s_now_ms() - atomic_load_explicit(&st->tick_ms, memory_order_relaxed);
-    if (idle <= st->stall_ms) return 0;
-    snprintf(reason, cap, "actor event loop has not run for %.1f s", (double)idle / 1000.0);
-    return 1;
-}
-
-// Histogram bounds of a catalog family (XT_METRICS_BUCKETS); 0 if none.
-static int s_buckets(const char *name, double *out, xt_err *err) {
-    enum { XT_LINEAR = 0, XT_EXPONENTIAL = 1 };
-#define XT_B(bname, kind, start, step, n)                                                                    \
-    if (strcmp(name, #bname) == 0)                                                                           \
-        return (XT_##kind == XT_LINEAR ? xt_prom_buckets_linear(out, start, step, n, err)                    \
-                                       : xt_prom_buckets_exponential(out, start, step, n, err)) == 0         \
-                   ? n                                                                                       \
-                   : -1;
-    XT_METRICS_BUCKETS(XT_B)
-#undef XT_B
-    return 0;
-}
-
-static int s_register(xt_prom_registry *reg, xt_prom_family **out, const char *name, xt_prom_type type,
-                      const char *help, const char *labels, xt_err *err) {
-    if (type == XT_PROM_COUNTER) return xt_prom_counter_family(reg, out, name, help, labels, err);
-    if (type == XT_PROM_GAUGE) return xt_prom_gauge_family(reg, out, name, help, labels, err);
-    double bounds[XT_PROM_MAX_BUCKETS];
-    int n = s_buckets(name, bounds, err);
-    if (n <= 0)
-        return n < 0 ? err->code : xt_err_set(err, XT_EINVAL, "metric %s: no bucket row in the catalog", name);
-    return xt_prom_histogram_family(reg, out, name, help, labels, bounds, n, err);
+    return xt_metrics_loop_health(&st->tick_ms, st->stall_ms, "actor", reason, cap);
 }
 
 // Which catalog rows the actor registers.
@@ -64,7 +36,7 @@ int xt_astats_init(xt_astats *st, const char *actor_id, int64_t stall_ms, xt_err
     int rc = 0;
 #define S_REG(role, name, type, help, labels)                                                                \
     if (rc == 0 && s_mine(XT_METRIC_ROLE_##role, #name))                                                     \
-        rc = s_register(st->reg, &st->fam[XT_ASTATS_FAM_##name], #name, XT_PROM_##type, help, labels, err);
+        rc = xt_catalog_family(st->reg, &st->fam[XT_ASTATS_FAM_##name], #name, XT_PROM_##type, help, labels, err);
     XT_METRICS_CATALOG(S_REG)
 #undef S_REG
     if (rc) return rc;

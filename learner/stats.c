@@ -14,44 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
-// ---------------------------------------------------------------- buckets
-
-enum { S_BK_LINEAR, S_BK_EXPONENTIAL };
-
-typedef struct {
-    const char *name;
-    int kind;
-    double start, step;
-    int n;
-} s_buckets;
-
-static const s_buckets s_bucket_rows[] = {
-#define XT_B(name, kind, start, step, n) {#name, S_BK_##kind, start, step, n},
-    XT_METRICS_BUCKETS(XT_B)
-#undef XT_B
-};
-
-static int s_bounds(const char *name, double *out, int *n, xt_err *err) {
-    for (size_t i = 0; i < sizeof s_bucket_rows / sizeof *s_bucket_rows; i++) {
-        const s_buckets *b = &s_bucket_rows[i];
-        if (strcmp(b->name, name) != 0) continue;
-        *n = b->n;
-        return b->kind == S_BK_LINEAR ? xt_prom_buckets_linear(out, b->start, b->step, b->n, err)
-                                      : xt_prom_buckets_exponential(out, b->start, b->step, b->n, err);
-    }
-    return xt_err_set(err, XT_ENOTFOUND, "%s: histogram without a row in XT_METRICS_BUCKETS", name);
-}
-
 // ---------------------------------------------------------------- families
-
-static int s_family(xt_learner_stats *st, xt_prom_family **out, const char *name, xt_prom_type type,
-                    const char *help, const char *labels, xt_err *err) {
-    if (type == XT_PROM_COUNTER) return xt_prom_counter_family(st->reg, out, name, help, labels, err);
-    if (type == XT_PROM_GAUGE) return xt_prom_gauge_family(st->reg, out, name, help, labels, err);
-    double bounds[XT_PROM_MAX_BUCKETS];
-    int n = 0, rc = s_bounds(name, bounds, &n, err);
-    return rc ? rc : xt_prom_histogram_family(st->reg, out, name, help, labels, bounds, n, err);
-}
 
 static int64_t s_now_ms(void) { return (int64_t)(xt_time_mono() * 1000.0); }
 
@@ -61,10 +24,7 @@ static int s_health(void *ud, char *reason, size_t cap) {
         snprintf(reason, cap, "%s", st->fail_reason);
         return 1;
     }
-    int64_t idle = s_now_ms() - atomic_load_explicit(&st->tick_ms, memory_order_relaxed);
-    if (idle <= st->stall_ms) return 0;
-    snprintf(reason, cap, "learner event loop has not run for %.1f s", (double)idle / 1000.0);
-    return 1;
+    return xt_metrics_loop_health(&st->tick_ms, st->stall_ms, "learner", reason, cap);
 }
 
 #define S_G(fam, vals, out) xt_prom_gauge_child(st->fam, vals, out, err)
@@ -81,7 +41,7 @@ int xt_learner_stats_init(xt_learner_stats *st, int64_t stall_ms, xt_err *err) {
     int rc = 0;
 #define XT_X(role, name, type, help, labels)                                                      \
     if (rc == 0 && (XT_METRIC_ROLE_##role == XT_METRIC_ROLE_ANY || XT_METRIC_ROLE_##role == XT_METRIC_ROLE_LEARNER)) \
-        rc = s_family(st, &st->name, #name, XT_PROM_##type, help, labels, err);
+        rc = xt_catalog_family(st->reg, &st->name, #name, XT_PROM_##type, help, labels, err);
     XT_METRICS_CATALOG(XT_X)
 #undef XT_X
     if (rc) return rc;

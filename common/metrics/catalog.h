@@ -30,8 +30,12 @@
 // _histogram_family of metrics/prom.h, chosen by XT_PROM_##type, with #name,
 // help and labels; histogram bounds from XT_METRICS_BUCKETS), then
 // XT_METRICS_CATALOG(S_REG); it keeps the family pointers in its stats struct.
+// xt_catalog_family does the registration of one row (buckets included).
 #ifndef XT_METRICS_CATALOG_H
 #define XT_METRICS_CATALOG_H
+
+#include "core/err.h"
+#include "metrics/prom.h"
 
 typedef enum {
     XT_METRIC_ROLE_ANY = 0,
@@ -88,5 +92,11 @@ typedef enum {
     B(xtrade_policy_lag_versions, LINEAR, 0, 1, 17) /* 0, 1, ..., 16 versions */ \
     B(xtrade_learner_update_duration_seconds, EXPONENTIAL, 0.001, 2, 18) /* 1 ms .. 131 s */ \
     B(xtrade_loop_stall_seconds, EXPONENTIAL, 0.01, 2, 12) /* 10 ms .. 20.48 s */
+
+// Registers catalog family `name` of `type` in reg (*out: the family): a
+// counter, a gauge, or a histogram with its XT_METRICS_BUCKETS bounds.
+// XT_ENOTFOUND naming the family when a histogram has no bucket row.
+int xt_catalog_family(xt_prom_registry *reg, xt_prom_family **out, const char *name, xt_prom_type type,
+                      const char *help, const char *labels, xt_err *err);
 
 #endif

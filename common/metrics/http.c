@@ -19,6 +19,8 @@
 // returns nothing touches `h` any more.
 #include "metrics/http.h"
 
+#include "core/xtime.h"
+
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -198,6 +200,14 @@ static int s_listen(xt_metrics_http *h, const char *addr, int port, int *family,
 }
 
 // ---- public
+
+int xt_metrics_loop_health(const _Atomic int64_t *tick_ms, int64_t stall_ms, const char *who, char *reason,
+                           size_t cap) {
+    int64_t idle = (int64_t)(xt_time_mono() * 1000.0) - atomic_load_explicit(tick_ms, memory_order_relaxed);
+    if (idle <= stall_ms) return 0;
+    snprintf(reason, cap, "%s event loop has not run for %.1f s", who, (double)idle / 1000.0);
+    return 1;
+}
 
 int xt_metrics_http_start(xt_metrics_http **out, const char *bind_addr, int port,
                           xt_prom_registry *reg, xt_metrics_health_fn health, void *health_ud,

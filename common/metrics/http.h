@@ -13,7 +13,9 @@
 #ifndef XT_METRICS_HTTP_H
 #define XT_METRICS_HTTP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/err.h"
 #include "metrics/prom.h"
@@ -25,6 +27,12 @@ typedef struct xt_metrics_http xt_metrics_http;
 // into reason (cap bytes, NUL-terminated) and returns nonzero. It must be
 // thread-safe with respect to the daemon (read atomics or the stats struct).
 typedef int (*xt_metrics_health_fn)(void *ud, char *reason, size_t cap);
+
+// The check every daemon's health callback makes: 0 while its event loop
+// ticked (tick_ms, monotonic ms) within stall_ms, else nonzero with
+// "<who> event loop has not run for X s" in reason.
+int xt_metrics_loop_health(const _Atomic int64_t *tick_ms, int64_t stall_ms, const char *who, char *reason,
+                           size_t cap);
 
 // Starts serving. bind_addr: a numeric IPv4/IPv6 address or a host name
 // ("127.0.0.1", "::1", "0.0.0.0", "localhost"); NULL means "127.0.0.1".

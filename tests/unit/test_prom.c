@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics/catalog.h"
 #include "metrics/prom.h"
 
 // ---- helpers
@@ -758,9 +759,36 @@ static void t_concurrent_updates(void **state) {
     xt_prom_registry_destroy(&reg);
 }
 
+// Catalog registration: a histogram gets its XT_METRICS_BUCKETS bounds (the
+// policy lag's linear 0..16), one without a row is refused by name.
+static void t_catalog_family(void **state) {
+    (void)state;
+    xt_err err = {0};
+    xt_prom_registry *reg = xt_prom_registry_new(&err);
+    assert_non_null(reg);
+    xt_prom_family *lag = NULL, *bad = NULL, *c = NULL;
+    assert_int_equal(xt_catalog_family(reg, &lag, "xtrade_policy_lag_versions", XT_PROM_HISTOGRAM, "Lag.", "", &err), 0);
+    assert_int_equal(xt_catalog_family(reg, &c, "xtrade_x_total", XT_PROM_COUNTER, "X.", "", &err), 0);
+    assert_int_equal(xt_catalog_family(reg, &bad, "xtrade_nobuckets_seconds", XT_PROM_HISTOGRAM, "N.", "", &err),
+                     XT_ENOTFOUND);
+    assert_string_equal(err.msg, "xtrade_nobuckets_seconds: histogram without a row in XT_METRICS_BUCKETS");
+    xt_prom_histogram *h = NULL;
+    assert_int_equal(xt_prom_histogram_child(lag, NULL, &h, &err), 0);
+    xt_prom_histogram_observe(h, 3);
+    char *buf = NULL;
+    size_t cap = 0, len = 0;
+    assert_int_equal(xt_prom_render(reg, &buf, &cap, &len, &err), 0);
+    assert_contains(buf, "xtrade_policy_lag_versions_bucket{le=\"2\"} 0\n");
+    assert_contains(buf, "xtrade_policy_lag_versions_bucket{le=\"3\"} 1\n");
+    assert_contains(buf, "xtrade_policy_lag_versions_bucket{le=\"16\"} 1\n");
+    free(buf);
+    xt_prom_registry_destroy(&reg);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(t_counter_and_gauge),
+        cmocka_unit_test(t_catalog_family),
         cmocka_unit_test(t_large_counter_exact),
         cmocka_unit_test(t_labelled_family),
         cmocka_unit_test(t_histogram),
