@@ -14,36 +14,10 @@
 #  daemon failing at start is not retried.
 # Usage: bash cluster_faults.sh <xtrade-binary> <source-dir>
 set -u
-# ASan builds: a leak report must not turn a daemon's clean exit into status 1.
-export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}exitcode=0"
-XT="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
-SRC="$(cd "$2" && pwd)"
-BIN="$(dirname "$XT")"
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/xt-cluster-faults-XXXXXX")"
-UP=""
-cleanup() {
-    [ -n "$UP" ] && kill -9 "$UP" 2>/dev/null
-    # Children die with their parent (PR_SET_PDEATHSIG); wait a moment for them.
-    sleep 0.2
-    [ -n "${XT_KEEP_TMP:-}" ] && echo "kept $TMP" >&2 || rm -rf "$TMP"
-}
-trap cleanup EXIT
-FAILS=0
-fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
-for b in xtrade-broker xtrade-learner xtrade-actor; do
-    [ -x "$BIN/$b" ] || { echo "FAIL: $BIN/$b not built" >&2; exit 1; }
-done
+# shellcheck source=lib/cluster.sh
+source "$(dirname "$0")/lib/cluster.sh"
+xt_cluster_setup cluster-faults "$1" "$2"
 
-# wait_for FILE PATTERN SECONDS [COUNT]: until FILE has COUNT (1) lines matching PATTERN.
-wait_for() {
-    local n=$(($3 * 20)) want=${4:-1}
-    for _ in $(seq "$n"); do
-        [ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$want" ] && return 0
-        sleep 0.05
-    done
-    fail "timed out waiting for \"$2\" (x$want) in $1"; tail -20 "$1" >&2
-    return 1
-}
 # pid_of OUT NAME: the pid of a daemon's latest start in cluster up's output.
 pid_of() { sed -n "s/^$2 *\(ready\|restarted\) (pid \([0-9]*\).*/\2/p" "$1" | tail -1; }
 # pids_of OUT: every daemon pid cluster up reported.

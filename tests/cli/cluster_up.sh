@@ -12,35 +12,10 @@
 # line; no daemon is left running. Bad usage is refused.
 # Usage: bash cluster_up.sh <xtrade-binary> <source-dir>
 set -u
-# ASan builds: a leak report must not turn a daemon's clean exit into status 1.
-export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}exitcode=0"
-XT="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
-SRC="$(cd "$2" && pwd)"
-BIN="$(dirname "$XT")"
+# shellcheck source=lib/cluster.sh
+source "$(dirname "$0")/lib/cluster.sh"
+xt_cluster_setup cluster-up "$1" "$2"
 FAKE="$BIN/../tests/xt-fake-peer"
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/xt-cluster-up-XXXXXX")"
-UP=""
-cleanup() {
-    [ -n "$UP" ] && kill -9 "$UP" 2>/dev/null
-    [ -n "${XT_KEEP_TMP:-}" ] && echo "kept $TMP" >&2 || rm -rf "$TMP"
-}
-trap cleanup EXIT
-FAILS=0
-fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
-for b in xtrade-broker xtrade-learner xtrade-actor; do
-    [ -x "$BIN/$b" ] || { echo "FAIL: $BIN/$b not built" >&2; exit 1; }
-done
-
-# wait_for FILE PATTERN SECONDS [COUNT]: until FILE has COUNT (1) lines matching PATTERN.
-wait_for() {
-    local n=$(($3 * 20)) want=${4:-1}
-    for _ in $(seq "$n"); do
-        [ "$(grep -c -- "$2" "$1" 2>/dev/null)" -ge "$want" ] && return 0
-        sleep 0.05
-    done
-    fail "timed out waiting for \"$2\" in $1"; cat "$1" >&2
-    return 1
-}
 
 # http_get URL: body of an HTTP GET (curl when present, else bash's /dev/tcp).
 http_get() {
